@@ -1,0 +1,756 @@
+//! Greenlets: symmetric coroutines built on corosensei's asymmetric ones.
+//!
+//! # How a symmetric switch runs on asymmetric coroutines
+//!
+//! corosensei gives `resume` (enter a coroutine) and `suspend` (leave it, back to whoever
+//! resumed it). greenlet needs `switch`: from any greenlet to any other. The thread's own stack
+//! (its main greenlet) acts as the trampoline, and is the only place that ever calls `resume`:
+//!
+//! ```text
+//!   main: g1.switch(v) ──► dispatch loop (on main's stack)
+//!                            │ resume(g1, v) ──────────► g1 runs ... g2.switch(w)
+//!                            │ ◄─────────── suspend(Request { target: g2, w })
+//!                            │ resume(g2, w) ──────────► g2 runs ... main.switch(x)
+//!                            │ ◄─────────── suspend(Request { target: main, x })
+//!   main: switch returns x ◄─┘
+//! ```
+//!
+//! So a switch between two greenlets is a suspend plus a resume, and a switch to or from the
+//! main greenlet is just one. A greenlet that returns hands its result, or its panic, to its
+//! parent (the first one that is not dead) through the same loop.
+//!
+//! # Invariants
+//!
+//! - A non-main greenlet runs only while the main greenlet is inside `dispatch`.
+//! - The thread state's `current` always holds a strong handle to the running greenlet, so a
+//!   running greenlet is never dropped. When control moves on, the handle to the greenlet left
+//!   behind moves to `previous` and is dropped by the greenlet that resumes, on its own stack:
+//!   if that was the last handle to a suspended greenlet, dropping it must switch into it to
+//!   unwind it, and switching is only possible from a greenlet's own stack, never from inside
+//!   the dispatch loop.
+//! - `dispatching` is true exactly while the main stack runs dispatch bookkeeping or the switch
+//!   hook on behalf of another greenlet; `switch` is refused then, and drops are deferred.
+
+use std::any::Any;
+use std::cell::{Cell, RefCell, UnsafeCell};
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::io;
+use std::panic::{self, AssertUnwindSafe};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use corosensei::{Coroutine, CoroutineResult, Yielder};
+
+use crate::error::{GreenletExit, ParentError};
+use crate::stack::{self, GreenletStack};
+use crate::value::Value;
+
+type Payload = Box<dyn Any + Send>;
+
+/// What a greenlet receives when control comes back to it, and what it hands its parent when
+/// it finishes.
+enum Transfer {
+    Value(Value),
+    /// Unwind with this payload: a `GreenletExit` from `throw`, or a child's panic.
+    Throw(Payload),
+}
+
+impl Transfer {
+    fn into_value(self) -> Value {
+        match self {
+            Transfer::Value(v) => v,
+            Transfer::Throw(p) => panic::resume_unwind(p),
+        }
+    }
+
+    /// The outcome of a greenlet that unwound with `p`: `GreenletExit` is a normal end.
+    fn exit(p: Payload) -> Transfer {
+        if p.is::<GreenletExit>() {
+            Transfer::Value(Value::new(GreenletExit))
+        } else {
+            Transfer::Throw(p)
+        }
+    }
+}
+
+/// What a suspending greenlet asks the dispatch loop to do.
+struct Request {
+    target: Greenlet,
+    transfer: Transfer,
+}
+
+type Coro = Coroutine<Transfer, Request, Transfer, GreenletStack>;
+type GreenletYielder = Yielder<Transfer, Request>;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum State {
+    /// A thread's main greenlet: always running or suspended in `dispatch`, never dead.
+    Main,
+    /// Created, never switched to.
+    New,
+    /// Started and not finished: running, or suspended in a switch.
+    Active,
+    /// Returned, panicked or unwound; its stack is back in the pool.
+    Dead,
+}
+
+struct Inner {
+    state: Cell<State>,
+    coro: UnsafeCell<Option<Coro>>,
+    /// Set when the coroutine starts; valid until it finishes.
+    yielder: Cell<*const GreenletYielder>,
+    /// `None` only for a main greenlet.
+    parent: Cell<Option<Greenlet>>,
+    name: Option<Box<str>>,
+    id: u64,
+    stack_size: usize,
+}
+
+/// A greenlet: a function running on its own stack that can [`switch`](Greenlet::switch) to
+/// any other greenlet of its thread and be switched back to.
+///
+/// `Greenlet` is a cheap, clonable handle. Dropping the last handle to a greenlet that is
+/// suspended in the middle of its function unwinds it (its destructors run) by raising
+/// [`GreenletExit`] in it. Greenlets belong to the thread that created them:
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>() {}
+/// assert_send::<greenlet::Greenlet>();
+/// ```
+///
+/// ```compile_fail
+/// fn assert_sync<T: Sync>() {}
+/// assert_sync::<greenlet::Greenlet>();
+/// ```
+///
+/// # Examples
+///
+/// The seed's red/blue demo, with the two greenlets in thread-locals as Python keeps them in
+/// module globals:
+///
+/// ```
+/// use greenlet::{Greenlet, Value};
+///
+/// thread_local! {
+///     static GR1: Greenlet = Greenlet::new(print_red);
+///     static GR2: Greenlet = Greenlet::new(print_blue);
+/// }
+///
+/// fn print_red(_: Value) {
+///     println!("red");
+///     GR2.with(|g| g.switch(()));
+///     println!("red done");
+/// }
+///
+/// fn print_blue(_: Value) {
+///     println!("blue");
+///     GR1.with(|g| g.switch(()));
+///     println!("blue done"); // never reached
+/// }
+///
+/// GR1.with(|g| g.switch(()));
+/// ```
+#[derive(Clone)]
+pub struct Greenlet {
+    inner: Rc<Inner>,
+}
+
+/// A per-thread function called on every switch with the greenlet leaving and the greenlet
+/// entering. See [`settrace`].
+pub type SwitchHook = Box<dyn FnMut(&Greenlet, &Greenlet)>;
+
+struct ThreadState {
+    main: Greenlet,
+    current: UnsafeCell<Greenlet>,
+    previous: Cell<Option<Greenlet>>,
+    deferred: RefCell<Vec<Greenlet>>,
+    dispatching: Cell<bool>,
+    hook: Cell<Option<SwitchHook>>,
+    hook_set: Cell<bool>,
+}
+
+thread_local! {
+    static STATE: ThreadState = ThreadState::new();
+}
+
+fn next_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+fn with_state<R>(f: impl FnOnce(&ThreadState) -> R) -> R {
+    STATE
+        .try_with(f)
+        .expect("greenlet: this thread's greenlet state is gone: the thread is exiting")
+}
+
+impl ThreadState {
+    fn new() -> ThreadState {
+        let main = Greenlet {
+            inner: Rc::new(Inner {
+                state: Cell::new(State::Main),
+                coro: UnsafeCell::new(None),
+                yielder: Cell::new(std::ptr::null()),
+                parent: Cell::new(None),
+                name: Some("main".into()),
+                id: next_id(),
+                stack_size: 0,
+            }),
+        };
+        ThreadState {
+            current: UnsafeCell::new(main.clone()),
+            main,
+            previous: Cell::new(None),
+            deferred: RefCell::new(Vec::new()),
+            dispatching: Cell::new(false),
+            hook: Cell::new(None),
+            hook_set: Cell::new(false),
+        }
+    }
+
+    fn current(&self) -> &Greenlet {
+        // SAFETY: `current` is replaced only in `enter`, which no caller of this function can be
+        // inside of: references handed out here never live across a switch.
+        unsafe { &*self.current.get() }
+    }
+
+    /// Runs switches on the main greenlet's stack until one targets the main greenlet.
+    /// Called only with the main greenlet current.
+    fn dispatch(&self, mut target: Greenlet, mut transfer: Transfer) -> Value {
+        self.dispatching.set(true);
+        loop {
+            // A finished greenlet passes what it is given to its parent.
+            while target.inner.state.get() == State::Dead {
+                target = target.parent().unwrap_or_else(|| self.main.clone());
+            }
+            if target.inner.state.get() == State::Main {
+                if !Rc::ptr_eq(&self.current().inner, &target.inner) {
+                    self.enter(target);
+                }
+                self.dispatching.set(false);
+                self.on_resume();
+                return transfer.into_value();
+            }
+            self.enter(target.clone());
+            // SAFETY: the coroutine of a greenlet that is not dead is present, and nothing else
+            // touches it while it runs: only this loop resumes coroutines, and it is not
+            // re-entered (a switch from inside the coroutine suspends back here).
+            let coro = unsafe { (*target.inner.coro.get()).as_mut() }
+                .expect("a live greenlet has a coroutine");
+            self.dispatching.set(false);
+            let result = coro.resume(transfer);
+            self.dispatching.set(true);
+            match result {
+                CoroutineResult::Yield(req) => {
+                    target = req.target;
+                    transfer = req.transfer;
+                }
+                CoroutineResult::Return(outcome) => {
+                    target.inner.state.set(State::Dead);
+                    // SAFETY: the coroutine has returned; we are its only user.
+                    let done = unsafe { (*target.inner.coro.get()).take() };
+                    drop(done.map(Coroutine::into_stack)); // back to the pool
+                    target = target.parent().unwrap_or_else(|| self.main.clone());
+                    transfer = outcome;
+                }
+            }
+        }
+    }
+
+    /// Makes `to` the current greenlet. The handle to the one we leave goes to `previous`,
+    /// for `to` to drop once it runs.
+    fn enter(&self, to: Greenlet) {
+        if self.hook_set.get() {
+            self.call_hook(&to);
+        }
+        if to.inner.state.get() == State::New {
+            to.inner.state.set(State::Active);
+        }
+        // SAFETY: no reference from `current()` is alive across this call (see there).
+        let from = std::mem::replace(unsafe { &mut *self.current.get() }, to);
+        if let Some(stale) = self.previous.replace(Some(from)) {
+            self.deferred.borrow_mut().push(stale);
+        }
+    }
+
+    /// Bookkeeping when a greenlet gets control back, on its own stack.
+    #[inline]
+    fn on_resume(&self) {
+        if let Some(prev) = self.previous.take() {
+            drop(prev);
+        }
+        if !self.deferred.borrow().is_empty() {
+            self.drop_deferred();
+        }
+    }
+
+    #[cold]
+    fn drop_deferred(&self) {
+        let deferred = std::mem::take(&mut *self.deferred.borrow_mut());
+        drop(deferred);
+    }
+
+    #[cold]
+    fn call_hook(&self, to: &Greenlet) {
+        let Some(mut hook) = self.hook.take() else {
+            return;
+        };
+        self.hook_set.set(false);
+        let from = self.current();
+        if panic::catch_unwind(AssertUnwindSafe(|| hook(from, to))).is_err() {
+            crate::sys::write_stderr(
+                b"greenlet: the switch hook panicked; a hook runs between two stacks, where a \
+                  panic has nowhere to go, so the process aborts\n",
+            );
+            std::process::abort();
+        }
+        // Unless the hook replaced or removed itself, keep it.
+        if !self.hook_set.get() {
+            self.hook.set(Some(hook));
+            self.hook_set.set(true);
+        }
+    }
+}
+
+impl Greenlet {
+    /// Creates a greenlet that will run `run` when first switched to, with the current greenlet
+    /// as its parent and this thread's default stack size.
+    ///
+    /// `run` receives the value of the first switch; what it returns goes to the parent as a
+    /// [`Value`], and if it panics the panic continues in the parent.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the kernel refuses memory for the stack; [`Builder::build`] returns the error
+    /// instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::Greenlet;
+    ///
+    /// let g = Greenlet::new(|v| v.downcast::<i32>().unwrap() * 2);
+    /// assert_eq!(g.switch(21).downcast::<i32>().unwrap(), 42);
+    /// assert!(g.is_dead());
+    /// ```
+    #[track_caller]
+    pub fn new<F, R>(run: F) -> Greenlet
+    where
+        F: FnOnce(Value) -> R + 'static,
+        R: 'static,
+    {
+        match Builder::new().build(run) {
+            Ok(g) => g,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// A builder to set the name, stack size or parent of a new greenlet.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// Switches to this greenlet, passing `value`, and returns the value given by whoever
+    /// switches back to the caller.
+    ///
+    /// - The first switch into a greenlet starts its function with `value`.
+    /// - Switching to a suspended greenlet makes its own pending `switch` return `value`.
+    /// - Switching to the current greenlet returns `value` at once.
+    /// - Switching to a dead greenlet switches to its parent (the first one not dead).
+    ///
+    /// When a greenlet's function returns, its parent's pending `switch` returns the result;
+    /// when it panics, the panic resumes in the parent, out of that `switch`.
+    ///
+    /// # Panics
+    ///
+    /// Resumes the panic of a child greenlet that finished by panicking while the caller was
+    /// its parent, or raised by [`throw`](Greenlet::throw) at the caller. Panics if called from
+    /// inside a switch hook.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::{getcurrent, Greenlet};
+    ///
+    /// let main = getcurrent();
+    /// let g = Greenlet::new(move |first| {
+    ///     let n = first.downcast::<u32>().unwrap();
+    ///     let next = main.switch(n + 1).downcast::<u32>().unwrap();
+    ///     next * 10
+    /// });
+    /// assert_eq!(g.switch(1u32).downcast::<u32>().unwrap(), 2);
+    /// assert_eq!(g.switch(5u32).downcast::<u32>().unwrap(), 50);
+    /// ```
+    #[inline]
+    pub fn switch<V: 'static>(&self, value: V) -> Value {
+        self.transfer(Transfer::Value(Value::new(value)))
+    }
+
+    /// Resumes this greenlet by raising [`GreenletExit`] where it is suspended, unwinding it
+    /// (its destructors run). Like [`switch`](Greenlet::switch), returns when control comes
+    /// back. A greenlet that ends because of the `GreenletExit` hands its parent a [`Value`]
+    /// holding `GreenletExit`. Throwing into a greenlet that never started kills it without
+    /// running its function; throwing into a dead one goes to its parent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::{getcurrent, Greenlet, GreenletExit};
+    ///
+    /// let main = getcurrent();
+    /// let g = Greenlet::new(move |_| {
+    ///     let _guard = scopeguard(|| println!("unwound"));
+    ///     main.switch(());
+    /// });
+    /// g.switch(());
+    /// assert!(g.throw().is::<GreenletExit>()); // prints "unwound"
+    /// # fn scopeguard(f: impl FnMut()) -> impl Drop {
+    /// #     struct D<F: FnMut()>(F);
+    /// #     impl<F: FnMut()> Drop for D<F> { fn drop(&mut self) { (self.0)() } }
+    /// #     D(f)
+    /// # }
+    /// ```
+    pub fn throw(&self) -> Value {
+        self.throw_with(GreenletExit)
+    }
+
+    /// Resumes this greenlet by unwinding it with `payload` as the panic payload, as Python's
+    /// `greenlet.throw(exc)` raises an exception in it. Unless the greenlet catches it, it dies
+    /// and the panic continues in its parent (a [`GreenletExit`] payload ends it normally).
+    pub fn throw_with<E: Any + Send>(&self, payload: E) -> Value {
+        self.transfer(Transfer::Throw(Box::new(payload)))
+    }
+
+    fn transfer(&self, transfer: Transfer) -> Value {
+        with_state(|st| {
+            if st.dispatching.get() {
+                drop(transfer);
+                panic!("greenlet: switch called from inside a switch hook; a hook must not switch");
+            }
+            let current = st.current();
+            if current.inner.state.get() == State::Main {
+                return st.dispatch(self.clone(), transfer);
+            }
+            if Rc::ptr_eq(&current.inner, &self.inner) {
+                return transfer.into_value();
+            }
+            let yielder = current.inner.yielder.get();
+            let request = Request {
+                target: self.clone(),
+                transfer,
+            };
+            // SAFETY: the current greenlet is not the main one, so it is running on its own
+            // coroutine's stack (the dispatch loop is not, as `dispatching` is false), inside
+            // its body, where the yielder it stored at start-up is valid.
+            let back = unsafe { (*yielder).suspend(request) };
+            st.on_resume();
+            back.into_value()
+        })
+    }
+
+    /// The greenlet that receives this one's result when it finishes: the creator, unless set
+    /// otherwise. `None` for a thread's main greenlet.
+    pub fn parent(&self) -> Option<Greenlet> {
+        let p = self.inner.parent.take();
+        let copy = p.clone();
+        self.inner.parent.set(p);
+        copy
+    }
+
+    /// Changes the parent.
+    ///
+    /// # Errors
+    ///
+    /// [`ParentError::Cycle`] if `parent` is this greenlet or one of its descendants, and
+    /// [`ParentError::MainGreenlet`] for a thread's main greenlet. A parent on another thread
+    /// is impossible: greenlets are `!Send`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::Greenlet;
+    ///
+    /// let a = Greenlet::new(|_| ());
+    /// let b = Greenlet::new(|_| ());
+    /// b.set_parent(&a).unwrap();
+    /// assert!(a.set_parent(&b).is_err()); // a -> b -> a
+    /// ```
+    pub fn set_parent(&self, parent: &Greenlet) -> Result<(), ParentError> {
+        if self.is_main() {
+            return Err(ParentError::MainGreenlet);
+        }
+        let mut p = Some(parent.clone());
+        while let Some(g) = p {
+            if g == *self {
+                return Err(ParentError::Cycle {
+                    greenlet: self.to_string(),
+                    parent: parent.to_string(),
+                });
+            }
+            p = g.parent();
+        }
+        drop(self.inner.parent.replace(Some(parent.clone())));
+        Ok(())
+    }
+
+    /// Whether the greenlet has been switched to (always true for a main greenlet).
+    pub fn is_started(&self) -> bool {
+        self.inner.state.get() != State::New
+    }
+
+    /// Whether it has started and not finished: running or suspended in a switch (Python's
+    /// `bool(greenlet)`).
+    pub fn is_active(&self) -> bool {
+        matches!(self.inner.state.get(), State::Main | State::Active)
+    }
+
+    /// Whether its function has returned, panicked or been unwound.
+    pub fn is_dead(&self) -> bool {
+        self.inner.state.get() == State::Dead
+    }
+
+    /// Whether this is a thread's main greenlet (the thread's own stack).
+    pub fn is_main(&self) -> bool {
+        self.inner.state.get() == State::Main
+    }
+
+    /// The name given by [`Builder::name`] (`"main"` for a thread's main greenlet).
+    pub fn name(&self) -> Option<&str> {
+        self.inner.name.as_deref()
+    }
+
+    /// A process-wide unique number.
+    pub fn id(&self) -> u64 {
+        self.inner.id
+    }
+
+    /// Usable stack size in bytes (0 for a main greenlet, whose stack is the thread's).
+    pub fn stack_size(&self) -> usize {
+        self.inner.stack_size
+    }
+
+    #[cold]
+    fn unwind_on_drop(&mut self) {
+        let handled = STATE.try_with(|st| {
+            if st.dispatching.get() {
+                // Not on a greenlet's stack: let the next greenlet to run do it.
+                st.deferred.borrow_mut().push(self.clone());
+                return;
+            }
+            // Bring control back here once it has unwound.
+            drop(self.inner.parent.replace(Some(st.current().clone())));
+            let r = panic::catch_unwind(AssertUnwindSafe(|| self.throw()));
+            if let Err(p) = r {
+                let msg = panic_message(&*p);
+                eprintln!("greenlet: {self} panicked while being unwound on drop: {msg}");
+            }
+        });
+        if Rc::strong_count(&self.inner) == 1 && self.inner.state.get() == State::Active {
+            // The thread is exiting (no switch is possible any more) or the greenlet caught its
+            // GreenletExit and suspended again. Its stack can't be freed under live frames.
+            if handled.is_ok() {
+                eprintln!(
+                    "greenlet: {self} survived GreenletExit while being dropped; \
+                     leaking its stack ({} KiB)",
+                    self.inner.stack_size / 1024
+                );
+            }
+            // SAFETY: last handle; nothing else uses the coroutine.
+            std::mem::forget(unsafe { (*self.inner.coro.get()).take() });
+        }
+    }
+}
+
+fn panic_message(p: &(dyn Any + Send)) -> &str {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s
+    } else {
+        "(a non-string panic payload)"
+    }
+}
+
+impl Drop for Greenlet {
+    fn drop(&mut self) {
+        if Rc::strong_count(&self.inner) == 1 && self.inner.state.get() == State::Active {
+            self.unwind_on_drop();
+        }
+    }
+}
+
+impl PartialEq for Greenlet {
+    fn eq(&self, other: &Greenlet) -> bool {
+        Rc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl Eq for Greenlet {}
+
+impl Hash for Greenlet {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.inner.id.hash(state);
+    }
+}
+
+impl fmt::Display for Greenlet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(n) => write!(f, "greenlet '{n}'"),
+            None => write!(f, "greenlet 'greenlet-{}'", self.inner.id),
+        }
+    }
+}
+
+impl fmt::Debug for Greenlet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Greenlet")
+            .field("id", &self.inner.id)
+            .field("name", &self.name())
+            .field("state", &self.inner.state.get())
+            .finish()
+    }
+}
+
+/// The greenlet running now. On a thread that never switched, its main greenlet.
+///
+/// # Examples
+///
+/// ```
+/// let main = greenlet::getcurrent();
+/// assert!(main.is_main());
+/// let g = greenlet::Greenlet::new(|_| greenlet::getcurrent().is_main());
+/// assert_eq!(g.switch(()).downcast::<bool>().unwrap(), false);
+/// ```
+pub fn getcurrent() -> Greenlet {
+    with_state(|st| st.current().clone())
+}
+
+/// Sets this thread's switch hook, returning the previous one. `None` removes it.
+///
+/// The hook is called on every switch between two different greenlets of this thread, with
+/// the greenlet leaving and the one entering, before the switch. It runs between two stacks:
+/// it must not switch (that panics) and must not panic (that aborts). When no hook is set, a
+/// switch pays one predictable branch for the feature.
+///
+/// # Examples
+///
+/// ```
+/// use std::{cell::RefCell, rc::Rc};
+/// use greenlet::Greenlet;
+///
+/// let seen = Rc::new(RefCell::new(Vec::new()));
+/// let log = seen.clone();
+/// greenlet::settrace(Some(Box::new(move |from, to| {
+///     log.borrow_mut().push((from.name().map(String::from), to.name().map(String::from)));
+/// })));
+/// Greenlet::builder().name("g").build(|_| ()).unwrap().switch(());
+/// greenlet::settrace(None);
+/// let main = Some("main".to_string());
+/// let g = Some("g".to_string());
+/// assert_eq!(*seen.borrow(), vec![(main.clone(), g.clone()), (g, main)]);
+/// ```
+pub fn settrace(hook: Option<SwitchHook>) -> Option<SwitchHook> {
+    with_state(|st| {
+        st.hook_set.set(hook.is_some());
+        st.hook.replace(hook)
+    })
+}
+
+/// Builds a greenlet with a name, a stack size or a parent other than the defaults.
+///
+/// # Examples
+///
+/// ```
+/// let g = greenlet::Greenlet::builder()
+///     .name("worker")
+///     .stack_size(64 * 1024)
+///     .build(|_| "done")?;
+/// assert_eq!(g.name(), Some("worker"));
+/// assert_eq!(g.switch(()).downcast::<&str>().unwrap(), "done");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct Builder {
+    name: Option<String>,
+    stack_size: Option<usize>,
+    parent: Option<Greenlet>,
+}
+
+impl Builder {
+    /// A builder with the defaults: no name, this thread's default stack size, and the current
+    /// greenlet as parent.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Names the greenlet; the name appears in its `Display`, in stack overflow reports and in
+    /// greenwood's diagnostics.
+    pub fn name(mut self, name: impl Into<String>) -> Builder {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Usable stack size in bytes, rounded up to whole pages and to at least
+    /// [`MIN_STACK_SIZE`](crate::MIN_STACK_SIZE). Only the pages used cost memory.
+    pub fn stack_size(mut self, bytes: usize) -> Builder {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// The greenlet that receives the result, instead of the current greenlet.
+    pub fn parent(mut self, parent: &Greenlet) -> Builder {
+        self.parent = Some(parent.clone());
+        self
+    }
+
+    /// Creates the greenlet, with its stack.
+    ///
+    /// # Errors
+    ///
+    /// When the kernel refuses the stack's memory or mapping, an error naming the limit hit
+    /// (`vm.max_map_count`, the address-space limit) and how to raise it.
+    pub fn build<F, R>(self, run: F) -> io::Result<Greenlet>
+    where
+        F: FnOnce(Value) -> R + 'static,
+        R: 'static,
+    {
+        let size = stack::round_size(self.stack_size.unwrap_or_else(stack::default_stack_size));
+        let stack = stack::new_stack(size)?;
+        let name: Option<Box<str>> = self.name.map(String::into_boxed_str);
+        let id = next_id();
+        // The name's heap buffer does not move when the Box moves into `Inner`, and lives as
+        // long as the greenlet, which outlives its use of the stack.
+        stack.set_owner(name.as_deref().unwrap_or(""), id);
+        let parent = self.parent.unwrap_or_else(getcurrent);
+        let body = move |yielder: &GreenletYielder, first: Transfer| -> Transfer {
+            with_state(|st| {
+                st.current().inner.yielder.set(yielder);
+                st.on_resume();
+            });
+            let arg = match first {
+                Transfer::Value(v) => v,
+                Transfer::Throw(p) => {
+                    drop(run);
+                    return Transfer::exit(p);
+                }
+            };
+            match panic::catch_unwind(AssertUnwindSafe(move || Value::new(run(arg)))) {
+                Ok(v) => Transfer::Value(v),
+                Err(p) => Transfer::exit(p),
+            }
+        };
+        Ok(Greenlet {
+            inner: Rc::new(Inner {
+                state: Cell::new(State::New),
+                coro: UnsafeCell::new(Some(Coroutine::with_stack(stack, body))),
+                yielder: Cell::new(std::ptr::null()),
+                parent: Cell::new(Some(parent)),
+                name,
+                id,
+                stack_size: size,
+            }),
+        })
+    }
+}

@@ -1,0 +1,151 @@
+//! The stack pool: a per-thread warm cache in front of a process-wide slot allocator.
+
+use std::cell::RefCell;
+use std::io;
+use std::sync::{Mutex, MutexGuard};
+
+use super::{overflow, MIN_STACK_SIZE};
+use crate::sys;
+
+/// Address space reserved per chunk. Virtual only: pages cost memory once touched.
+const CHUNK_BYTES: usize = 1 << 30;
+
+/// Stacks of each size a thread keeps, memory and all, for reuse without a syscall.
+const WARM_STACKS: usize = 32;
+
+/// Rounds a requested stack size up to whole pages, and to at least [`MIN_STACK_SIZE`].
+pub(crate) fn round_size(bytes: usize) -> usize {
+    let page = sys::page_size();
+    bytes.max(MIN_STACK_SIZE).div_ceil(page) * page
+}
+
+/// Slots of one stack size, across all threads.
+struct Class {
+    size: usize,
+    /// Slots whose memory was given back, ready to be handed out again.
+    free: Vec<usize>,
+    /// The next never-used slot of the newest chunk, and that chunk's end.
+    next: usize,
+    end: usize,
+}
+
+static GLOBAL: Mutex<Vec<Class>> = Mutex::new(Vec::new());
+
+fn global() -> MutexGuard<'static, Vec<Class>> {
+    // The lists stay consistent even if a holder panicked: every update is a single push/pop.
+    GLOBAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn class(classes: &mut Vec<Class>, size: usize) -> &mut Class {
+    match classes.iter().position(|c| c.size == size) {
+        Some(i) => &mut classes[i],
+        None => {
+            classes.push(Class {
+                size,
+                free: Vec::new(),
+                next: 0,
+                end: 0,
+            });
+            classes.last_mut().expect("just pushed")
+        }
+    }
+}
+
+/// Hands out a slot of `size` usable bytes (a multiple of the page size): its start address and
+/// the guard length below the stack.
+pub(crate) fn allocate(size: usize) -> io::Result<(usize, usize)> {
+    let guard = sys::page_size();
+    let warm = CACHE.try_with(|c| c.borrow_mut().pop(size)).ok().flatten();
+    if let Some(slot) = warm {
+        return Ok((slot, guard));
+    }
+    let mut classes = global();
+    let c = class(&mut classes, size);
+    if let Some(slot) = c.free.pop() {
+        return Ok((slot, guard));
+    }
+    let slot_len = guard + size;
+    if c.next == c.end {
+        let slots = (CHUNK_BYTES / slot_len).max(1);
+        let start = sys::reserve(slots * slot_len)?;
+        overflow::register_chunk(start, slots * slot_len, slot_len, guard);
+        overflow::install();
+        c.next = start;
+        c.end = start + slots * slot_len;
+    }
+    let slot = c.next;
+    sys::install_guard(slot, guard)?;
+    c.next += slot_len;
+    Ok((slot, guard))
+}
+
+/// Takes back a slot handed out by [`allocate`].
+pub(crate) fn release(slot: usize, size: usize, guard: usize) {
+    let kept = CACHE
+        .try_with(|c| c.borrow_mut().push(size, slot))
+        .unwrap_or(false);
+    if !kept {
+        give_back(slot, size, guard);
+    }
+}
+
+fn give_back(slot: usize, size: usize, guard: usize) {
+    sys::release_memory(slot + guard, size);
+    class(&mut global(), size).free.push(slot);
+}
+
+/// A thread's warm stacks, and the alternate signal stack the overflow report runs on.
+struct ThreadCache {
+    classes: Vec<(usize, Vec<usize>)>,
+    _altstack: Option<sys::AltStack>,
+}
+
+thread_local! {
+    static CACHE: RefCell<ThreadCache> = RefCell::new(ThreadCache {
+        classes: Vec::new(),
+        _altstack: sys::ensure_altstack(),
+    });
+}
+
+impl ThreadCache {
+    fn pop(&mut self, size: usize) -> Option<usize> {
+        self.classes.iter_mut().find(|(s, _)| *s == size)?.1.pop()
+    }
+
+    fn push(&mut self, size: usize, slot: usize) -> bool {
+        let list = match self.classes.iter().position(|(s, _)| *s == size) {
+            Some(i) => &mut self.classes[i].1,
+            None => {
+                self.classes.push((size, Vec::with_capacity(WARM_STACKS)));
+                &mut self.classes.last_mut().expect("just pushed").1
+            }
+        };
+        if list.len() < WARM_STACKS {
+            list.push(slot);
+            true
+        } else {
+            false
+        }
+    }
+}
+
+impl Drop for ThreadCache {
+    fn drop(&mut self) {
+        let guard = sys::page_size();
+        for (size, slots) in self.classes.drain(..) {
+            for slot in slots {
+                give_back(slot, size, guard);
+            }
+        }
+    }
+}
+
+/// Stacks this thread keeps warm, of all sizes (for tests and diagnostics).
+#[doc(hidden)]
+pub fn warm_stacks() -> usize {
+    CACHE
+        .try_with(|c| c.borrow().classes.iter().map(|(_, v)| v.len()).sum())
+        .unwrap_or(0)
+}
