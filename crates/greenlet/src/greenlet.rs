@@ -391,7 +391,7 @@ impl Greenlet {
     /// (its destructors run). Like [`switch`](Greenlet::switch), returns when control comes
     /// back. A greenlet that ends because of the `GreenletExit` hands its parent a [`Value`]
     /// holding `GreenletExit`. Throwing into a greenlet that never started kills it without
-    /// running its function; throwing into a dead one goes to its parent.
+    /// running its function; throwing into a dead one returns a `GreenletExit` value at once.
     ///
     /// # Examples
     ///
@@ -412,6 +412,10 @@ impl Greenlet {
     /// # }
     /// ```
     pub fn throw(&self) -> Value {
+        if self.is_dead() {
+            // Killing what is already dead is a no-op, as gevent's `kill` is.
+            return Value::new(GreenletExit);
+        }
         self.throw_with(GreenletExit)
     }
 

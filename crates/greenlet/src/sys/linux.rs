@@ -81,7 +81,15 @@ pub(crate) fn reserve(bytes: usize) -> io::Result<usize> {
 
 /// Makes `[addr, addr + len)` fault on access. `addr` and `len` are page-aligned and lie inside
 /// a reservation made by [`reserve`].
+///
+/// `GREENLET_STACK_GUARD=mprotect` in the environment forces the fallback used on kernels before
+/// 6.13, to test how a program behaves there.
 pub(crate) fn install_guard(addr: usize, len: usize) -> io::Result<()> {
+    if GUARD_MODE.load(Ordering::Relaxed) == GUARD_UNKNOWN
+        && std::env::var_os("GREENLET_STACK_GUARD").is_some_and(|v| v == "mprotect")
+    {
+        GUARD_MODE.store(GUARD_MPROTECT, Ordering::Relaxed);
+    }
     if GUARD_MODE.load(Ordering::Relaxed) != GUARD_MPROTECT {
         // SAFETY: the range lies in our own reservation and holds no live data.
         let r = unsafe { libc::madvise(addr as *mut libc::c_void, len, MADV_GUARD_INSTALL) };
