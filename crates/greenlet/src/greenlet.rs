@@ -22,14 +22,17 @@
 //! # Invariants
 //!
 //! - A non-main greenlet runs only while the main greenlet is inside `dispatch`.
-//! - The thread state's `current` always holds a strong handle to the running greenlet, so a
-//!   running greenlet is never dropped. When control moves on, the handle to the greenlet left
-//!   behind moves to `previous` and is dropped by the greenlet that resumes, on its own stack:
-//!   if that was the last handle to a suspended greenlet, dropping it must switch into it to
-//!   unwind it, and switching is only possible from a greenlet's own stack, never from inside
-//!   the dispatch loop.
-//! - `dispatching` is true exactly while the main stack runs dispatch bookkeeping or the switch
-//!   hook on behalf of another greenlet; `switch` is refused then, and drops are deferred.
+//! - The hot state is a `const` thread-local with no destructor (`FAST`): reading it is one
+//!   `fs:`-relative load. `current` there is a plain pointer, not a counted handle, so a switch
+//!   touches no reference counts. What keeps the greenlets it points at alive: whoever switched
+//!   to a greenlet holds a handle to it for as long as that switch is pending, a parent is held
+//!   by its child, and a greenlet whose last handle is dropped while it runs is parked in
+//!   `orphans` (it can't be unwound from its own stack) and unwound by the next greenlet that
+//!   gets control.
+//! - Unwinding a dropped greenlet means switching into it, which is only possible from a
+//!   greenlet's own stack: drops that happen while the main stack runs the switch hook on
+//!   behalf of another greenlet (`dispatching`) are deferred to `orphans` too, and `switch` is
+//!   refused there.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell, UnsafeCell};
@@ -76,7 +79,8 @@ impl Transfer {
 
 /// What a suspending greenlet asks the dispatch loop to do.
 struct Request {
-    target: Greenlet,
+    /// Kept alive by the suspended requester, whose `switch` borrows a handle to it.
+    target: *const Inner,
     transfer: Transfer,
 }
 
@@ -160,18 +164,46 @@ pub struct Greenlet {
 /// entering. See [`settrace`].
 pub type SwitchHook = Box<dyn FnMut(&Greenlet, &Greenlet)>;
 
+/// The per-thread state a switch reads and writes: `const`-initialised, no destructor.
+struct Fast {
+    /// The running greenlet; null until this thread's [`ThreadState`] exists, and again once
+    /// it is gone.
+    current: Cell<*const Inner>,
+    /// The main stack is running the switch hook on behalf of another greenlet.
+    dispatching: Cell<bool>,
+    hook_set: Cell<bool>,
+    /// `ThreadState::orphans` is not empty.
+    orphans_pending: Cell<bool>,
+}
+
+/// The rest, created on first use: owns the main greenlet.
 struct ThreadState {
     main: Greenlet,
-    current: UnsafeCell<Greenlet>,
-    previous: Cell<Option<Greenlet>>,
-    deferred: RefCell<Vec<Greenlet>>,
-    dispatching: Cell<bool>,
+    orphans: RefCell<Vec<Greenlet>>,
     hook: Cell<Option<SwitchHook>>,
-    hook_set: Cell<bool>,
 }
 
 thread_local! {
+    static FAST: Fast = const {
+        Fast {
+            current: Cell::new(std::ptr::null()),
+            dispatching: Cell::new(false),
+            hook_set: Cell::new(false),
+            orphans_pending: Cell::new(false),
+        }
+    };
     static STATE: ThreadState = ThreadState::new();
+}
+
+/// This thread's [`Fast`]. A plain `FAST.with(..)` around a large closure is not inlined, and
+/// then every access is an indirect call; fetching the address in a tiny closure is one
+/// `fs:`-relative `lea`.
+#[inline(always)]
+fn fast() -> &'static Fast {
+    // SAFETY: `FAST` is a `const`-initialised thread-local without a destructor: its storage
+    // lives as long as the thread, longer than any code running on it. `&Fast` is `!Send`
+    // (`Fast` holds `Cell`s), so the reference never leaves the thread.
+    FAST.with(|f| unsafe { &*(f as *const Fast) })
 }
 
 fn next_id() -> u64 {
@@ -179,10 +211,38 @@ fn next_id() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-fn with_state<R>(f: impl FnOnce(&ThreadState) -> R) -> R {
+/// The running greenlet, creating the thread's state (and its main greenlet) on first use.
+#[inline]
+fn current_ptr() -> *const Inner {
+    let cur = fast().current.get();
+    if cur.is_null() {
+        return init_thread();
+    }
+    cur
+}
+
+#[cold]
+fn init_thread() -> *const Inner {
     STATE
-        .try_with(f)
+        .try_with(|st| Rc::as_ptr(&st.main.inner))
         .expect("greenlet: this thread's greenlet state is gone: the thread is exiting")
+}
+
+/// A handle to the greenlet behind `ptr`, which must be alive.
+fn handle(ptr: *const Inner) -> Greenlet {
+    // SAFETY: `ptr` came from `Rc::as_ptr` of a greenlet that is alive (see the invariants),
+    // so taking one more strong count for the new handle is sound.
+    unsafe {
+        Rc::increment_strong_count(ptr);
+        Greenlet { inner: Rc::from_raw(ptr) }
+    }
+}
+
+/// Runs `f` with a borrowed handle to the live greenlet behind `ptr`, without counting it.
+fn borrowed<R>(ptr: *const Inner, f: impl FnOnce(&Greenlet) -> R) -> R {
+    // SAFETY: as in `handle`; `ManuallyDrop` gives the count back untouched.
+    let g = std::mem::ManuallyDrop::new(Greenlet { inner: unsafe { Rc::from_raw(ptr) } });
+    f(&g)
 }
 
 impl ThreadState {
@@ -198,118 +258,120 @@ impl ThreadState {
                 stack_size: 0,
             }),
         };
-        ThreadState {
-            current: UnsafeCell::new(main.clone()),
-            main,
-            previous: Cell::new(None),
-            deferred: RefCell::new(Vec::new()),
-            dispatching: Cell::new(false),
-            hook: Cell::new(None),
-            hook_set: Cell::new(false),
-        }
+        FAST.with(|f| f.current.set(Rc::as_ptr(&main.inner)));
+        ThreadState { main, orphans: RefCell::new(Vec::new()), hook: Cell::new(None) }
     }
+}
 
-    fn current(&self) -> &Greenlet {
-        // SAFETY: `current` is replaced only in `enter`, which no caller of this function can be
-        // inside of: references handed out here never live across a switch.
-        unsafe { &*self.current.get() }
+impl Drop for ThreadState {
+    fn drop(&mut self) {
+        // From now on nothing can switch: greenlets dropped later leak their stacks.
+        let _ = FAST.try_with(|f| f.current.set(std::ptr::null()));
     }
+}
 
-    /// Runs switches on the main greenlet's stack until one targets the main greenlet.
-    /// Called only with the main greenlet current.
-    fn dispatch(&self, mut target: Greenlet, mut transfer: Transfer) -> Value {
-        self.dispatching.set(true);
-        loop {
-            // A finished greenlet passes what it is given to its parent.
-            while target.inner.state.get() == State::Dead {
-                target = target.parent().unwrap_or_else(|| self.main.clone());
+/// Runs switches on the main greenlet's stack until one targets the main greenlet. Called
+/// only with the main greenlet current.
+fn dispatch(fast: &Fast, mut target: *const Inner, mut transfer: Transfer) -> Value {
+    loop {
+        // SAFETY: `target` is alive: held by the requester or, for a parent, by its child.
+        let t = unsafe { &*target };
+        match t.state.get() {
+            State::Dead => {
+                // A finished greenlet passes what it is given to its parent.
+                target = parent_ptr(t);
+                continue;
             }
-            if target.inner.state.get() == State::Main {
-                if !Rc::ptr_eq(&self.current().inner, &target.inner) {
-                    self.enter(target);
-                }
-                self.dispatching.set(false);
-                self.on_resume();
+            State::Main => {
+                enter(fast, target);
                 return transfer.into_value();
             }
-            self.enter(target.clone());
-            // SAFETY: the coroutine of a greenlet that is not dead is present, and nothing else
-            // touches it while it runs: only this loop resumes coroutines, and it is not
-            // re-entered (a switch from inside the coroutine suspends back here).
-            let coro = unsafe { (*target.inner.coro.get()).as_mut() }
-                .expect("a live greenlet has a coroutine");
-            self.dispatching.set(false);
-            let result = coro.resume(transfer);
-            self.dispatching.set(true);
-            match result {
-                CoroutineResult::Yield(req) => {
-                    target = req.target;
-                    transfer = req.transfer;
-                }
-                CoroutineResult::Return(outcome) => {
-                    target.inner.state.set(State::Dead);
-                    // SAFETY: the coroutine has returned; we are its only user.
-                    let done = unsafe { (*target.inner.coro.get()).take() };
-                    drop(done.map(Coroutine::into_stack)); // back to the pool
-                    target = target.parent().unwrap_or_else(|| self.main.clone());
-                    transfer = outcome;
-                }
+            State::New => t.state.set(State::Active),
+            State::Active => {}
+        }
+        enter(fast, target);
+        // SAFETY: a greenlet that is not dead has its coroutine, and nothing else touches it
+        // while it runs: only this loop resumes coroutines, and it is never re-entered (a
+        // switch from inside the coroutine suspends back here).
+        let coro = unsafe { (*t.coro.get()).as_mut().unwrap_unchecked() };
+        match coro.resume(transfer) {
+            CoroutineResult::Yield(req) => {
+                target = req.target;
+                transfer = req.transfer;
+            }
+            CoroutineResult::Return(outcome) => {
+                t.state.set(State::Dead);
+                // SAFETY: the coroutine has returned; we are its only user.
+                let done = unsafe { (*t.coro.get()).take() };
+                drop(done.map(Coroutine::into_stack)); // back to the pool
+                target = parent_ptr(t);
+                transfer = outcome;
             }
         }
     }
+}
 
-    /// Makes `to` the current greenlet. The handle to the one we leave goes to `previous`,
-    /// for `to` to drop once it runs.
-    fn enter(&self, to: Greenlet) {
-        if self.hook_set.get() {
-            self.call_hook(&to);
+/// The parent of a non-main greenlet, or the main greenlet if it has none.
+fn parent_ptr(t: &Inner) -> *const Inner {
+    let p = t.parent.take();
+    let ptr = match &p {
+        Some(g) => Rc::as_ptr(&g.inner),
+        None => init_thread(),
+    };
+    t.parent.set(p);
+    ptr
+}
+
+/// Makes `to` the current greenlet, calling the hook first if there is one.
+#[inline(always)]
+fn enter(fast: &Fast, to: *const Inner) {
+    let from = fast.current.get();
+    if from != to {
+        if fast.hook_set.get() {
+            call_hook(fast, from, to);
         }
-        if to.inner.state.get() == State::New {
-            to.inner.state.set(State::Active);
-        }
-        // SAFETY: no reference from `current()` is alive across this call (see there).
-        let from = std::mem::replace(unsafe { &mut *self.current.get() }, to);
-        if let Some(stale) = self.previous.replace(Some(from)) {
-            self.deferred.borrow_mut().push(stale);
-        }
+        fast.current.set(to);
     }
+}
 
-    /// Bookkeeping when a greenlet gets control back, on its own stack.
-    #[inline]
-    fn on_resume(&self) {
-        if let Some(prev) = self.previous.take() {
-            drop(prev);
-        }
-        if !self.deferred.borrow().is_empty() {
-            self.drop_deferred();
-        }
+#[cold]
+#[inline(never)]
+fn call_hook(fast: &Fast, from: *const Inner, to: *const Inner) {
+    let Ok(Some(mut hook)) = STATE.try_with(|st| st.hook.take()) else { return };
+    fast.hook_set.set(false);
+    fast.dispatching.set(true);
+    let r = panic::catch_unwind(AssertUnwindSafe(|| {
+        borrowed(from, |from| borrowed(to, |to| hook(from, to)))
+    }));
+    fast.dispatching.set(false);
+    if r.is_err() {
+        crate::sys::write_stderr(
+            b"greenlet: the switch hook panicked; a hook runs between two stacks, where a \
+              panic has nowhere to go, so the process aborts\n",
+        );
+        std::process::abort();
     }
-
-    #[cold]
-    fn drop_deferred(&self) {
-        let deferred = std::mem::take(&mut *self.deferred.borrow_mut());
-        drop(deferred);
+    // Unless the hook replaced or removed itself, keep it.
+    if !fast.hook_set.get() {
+        let _ = STATE.try_with(|st| st.hook.set(Some(hook)));
+        fast.hook_set.set(true);
     }
+}
 
-    #[cold]
-    fn call_hook(&self, to: &Greenlet) {
-        let Some(mut hook) = self.hook.take() else {
-            return;
-        };
-        self.hook_set.set(false);
-        let from = self.current();
-        if panic::catch_unwind(AssertUnwindSafe(|| hook(from, to))).is_err() {
-            crate::sys::write_stderr(
-                b"greenlet: the switch hook panicked; a hook runs between two stacks, where a \
-                  panic has nowhere to go, so the process aborts\n",
-            );
-            std::process::abort();
-        }
-        // Unless the hook replaced or removed itself, keep it.
-        if !self.hook_set.get() {
-            self.hook.set(Some(hook));
-            self.hook_set.set(true);
-        }
+/// Bookkeeping when a greenlet gets control back, on its own stack.
+#[inline(always)]
+fn on_resume(fast: &Fast) {
+    if fast.orphans_pending.get() {
+        drop_orphans(fast);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn drop_orphans(fast: &Fast) {
+    fast.orphans_pending.set(false);
+    if let Ok(orphans) = STATE.try_with(|st| std::mem::take(&mut *st.orphans.borrow_mut())) {
+        drop(orphans);
     }
 }
 
@@ -426,31 +488,32 @@ impl Greenlet {
         self.transfer(Transfer::Throw(Box::new(payload)))
     }
 
+    #[inline]
     fn transfer(&self, transfer: Transfer) -> Value {
-        with_state(|st| {
-            if st.dispatching.get() {
+        let target = Rc::as_ptr(&self.inner);
+        let cur = current_ptr();
+        let fast = fast();
+        {
+            if fast.dispatching.get() {
                 drop(transfer);
                 panic!("greenlet: switch called from inside a switch hook; a hook must not switch");
             }
-            let current = st.current();
-            if current.inner.state.get() == State::Main {
-                return st.dispatch(self.clone(), transfer);
-            }
-            if Rc::ptr_eq(&current.inner, &self.inner) {
+            // SAFETY: the current greenlet is alive (see the invariants).
+            let current = unsafe { &*cur };
+            let back = if current.state.get() == State::Main {
+                dispatch(fast, target, transfer)
+            } else if cur == target {
                 return transfer.into_value();
-            }
-            let yielder = current.inner.yielder.get();
-            let request = Request {
-                target: self.clone(),
-                transfer,
+            } else {
+                let request = Request { target, transfer };
+                // SAFETY: the current greenlet is not the main one and the hook is not running,
+                // so we are on its coroutine's stack, inside its body, where the yielder it
+                // stored at start-up is valid. `self` outlives the suspension (we borrow it).
+                unsafe { (*current.yielder.get()).suspend(request) }.into_value()
             };
-            // SAFETY: the current greenlet is not the main one, so it is running on its own
-            // coroutine's stack (the dispatch loop is not, as `dispatching` is false), inside
-            // its body, where the yielder it stored at start-up is valid.
-            let back = unsafe { (*yielder).suspend(request) };
-            st.on_resume();
-            back.into_value()
-        })
+            on_resume(fast);
+            back
+        }
     }
 
     /// The greenlet that receives this one's result when it finishes: the creator, unless set
@@ -534,26 +597,34 @@ impl Greenlet {
         self.inner.stack_size
     }
 
+    /// The last handle to a started, unfinished greenlet is going away.
     #[cold]
-    fn unwind_on_drop(&mut self) {
-        let handled = STATE.try_with(|st| {
-            if st.dispatching.get() {
-                // Not on a greenlet's stack: let the next greenlet to run do it.
-                st.deferred.borrow_mut().push(self.clone());
+    #[inline(never)]
+    fn last_handle_dropped(&mut self) {
+        let me = Rc::as_ptr(&self.inner);
+        let defer = FAST.try_with(|f| f.dispatching.get() || f.current.get() == me);
+        if defer == Ok(true) {
+            // Running (it can't unwind itself from its own stack) or not on a greenlet's stack:
+            // keep it for the next greenlet that gets control.
+            let parked = STATE.try_with(|st| st.orphans.borrow_mut().push(self.clone()));
+            if parked.is_ok() {
+                let _ = FAST.try_with(|f| f.orphans_pending.set(true));
                 return;
             }
+        }
+        let alive = FAST.try_with(|f| !f.current.get().is_null()).unwrap_or(false);
+        if alive {
             // Bring control back here once it has unwound.
-            drop(self.inner.parent.replace(Some(st.current().clone())));
-            let r = panic::catch_unwind(AssertUnwindSafe(|| self.throw()));
-            if let Err(p) = r {
+            drop(self.inner.parent.replace(Some(getcurrent())));
+            if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| self.throw())) {
                 let msg = panic_message(&*p);
                 eprintln!("greenlet: {self} panicked while being unwound on drop: {msg}");
             }
-        });
+        }
         if Rc::strong_count(&self.inner) == 1 && self.inner.state.get() == State::Active {
             // The thread is exiting (no switch is possible any more) or the greenlet caught its
             // GreenletExit and suspended again. Its stack can't be freed under live frames.
-            if handled.is_ok() {
+            if alive {
                 eprintln!(
                     "greenlet: {self} survived GreenletExit while being dropped; \
                      leaking its stack ({} KiB)",
@@ -579,7 +650,7 @@ fn panic_message(p: &(dyn Any + Send)) -> &str {
 impl Drop for Greenlet {
     fn drop(&mut self) {
         if Rc::strong_count(&self.inner) == 1 && self.inner.state.get() == State::Active {
-            self.unwind_on_drop();
+            self.last_handle_dropped();
         }
     }
 }
@@ -628,7 +699,7 @@ impl fmt::Debug for Greenlet {
 /// assert_eq!(g.switch(()).downcast::<bool>().unwrap(), false);
 /// ```
 pub fn getcurrent() -> Greenlet {
-    with_state(|st| st.current().clone())
+    handle(current_ptr())
 }
 
 /// Sets this thread's switch hook, returning the previous one. `None` removes it.
@@ -656,10 +727,9 @@ pub fn getcurrent() -> Greenlet {
 /// assert_eq!(*seen.borrow(), vec![(main.clone(), g.clone()), (g, main)]);
 /// ```
 pub fn settrace(hook: Option<SwitchHook>) -> Option<SwitchHook> {
-    with_state(|st| {
-        st.hook_set.set(hook.is_some());
-        st.hook.replace(hook)
-    })
+    current_ptr();
+    fast().hook_set.set(hook.is_some());
+    STATE.with(|st| st.hook.replace(hook))
 }
 
 /// Builds a greenlet with a name, a stack size or a parent other than the defaults.
@@ -729,10 +799,10 @@ impl Builder {
         stack.set_owner(name.as_deref().unwrap_or(""), id);
         let parent = self.parent.unwrap_or_else(getcurrent);
         let body = move |yielder: &GreenletYielder, first: Transfer| -> Transfer {
-            with_state(|st| {
-                st.current().inner.yielder.set(yielder);
-                st.on_resume();
-            });
+            let fast = fast();
+            // SAFETY: the dispatch loop made this greenlet current before resuming it.
+            unsafe { (*fast.current.get()).yielder.set(yielder) };
+            on_resume(fast);
             let arg = match first {
                 Transfer::Value(v) => v,
                 Transfer::Throw(p) => {
