@@ -39,6 +39,7 @@ use std::cell::{Cell, RefCell, UnsafeCell};
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::io;
+use std::mem::MaybeUninit;
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -60,10 +61,11 @@ enum Transfer {
 }
 
 impl Transfer {
+    #[inline(always)]
     fn into_value(self) -> Value {
         match self {
             Transfer::Value(v) => v,
-            Transfer::Throw(p) => panic::resume_unwind(p),
+            Transfer::Throw(p) => rethrow(p),
         }
     }
 
@@ -77,15 +79,17 @@ impl Transfer {
     }
 }
 
-/// What a suspending greenlet asks the dispatch loop to do.
-struct Request {
-    /// Kept alive by the suspended requester, whose `switch` borrows a handle to it.
-    target: *const Inner,
-    transfer: Transfer,
+#[cold]
+#[inline(never)]
+fn rethrow(p: Payload) -> ! {
+    panic::resume_unwind(p)
 }
 
-type Coro = Coroutine<Transfer, Request, Transfer, GreenletStack>;
-type GreenletYielder = Yielder<Transfer, Request>;
+// Nothing travels through corosensei itself: the transfer waits in the thread's mailbox (see
+// `Fast`), so a switch moves no data through the coroutine boundary and the dispatch loop never
+// touches it.
+type Coro = Coroutine<(), (), (), GreenletStack>;
+type GreenletYielder = Yielder<(), ()>;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum State {
@@ -174,6 +178,12 @@ struct Fast {
     hook_set: Cell<bool>,
     /// `ThreadState::orphans` is not empty.
     orphans_pending: Cell<bool>,
+    /// The [`Transfer`] in flight. Every switch posts exactly one, and the greenlet that gets
+    /// control collects it before anything else can post (see `post` and `collect`).
+    mailbox: UnsafeCell<MaybeUninit<Transfer>>,
+    /// The greenlet a suspending greenlet asks the dispatch loop to switch to. Kept alive by
+    /// the requester, whose pending `switch` borrows a handle to it.
+    request: Cell<*const Inner>,
 }
 
 /// The rest, created on first use: owns the main greenlet.
@@ -190,6 +200,8 @@ thread_local! {
             dispatching: Cell::new(false),
             hook_set: Cell::new(false),
             orphans_pending: Cell::new(false),
+            mailbox: UnsafeCell::new(MaybeUninit::uninit()),
+            request: Cell::new(std::ptr::null()),
         }
     };
     static STATE: ThreadState = ThreadState::new();
@@ -234,14 +246,18 @@ fn handle(ptr: *const Inner) -> Greenlet {
     // so taking one more strong count for the new handle is sound.
     unsafe {
         Rc::increment_strong_count(ptr);
-        Greenlet { inner: Rc::from_raw(ptr) }
+        Greenlet {
+            inner: Rc::from_raw(ptr),
+        }
     }
 }
 
 /// Runs `f` with a borrowed handle to the live greenlet behind `ptr`, without counting it.
 fn borrowed<R>(ptr: *const Inner, f: impl FnOnce(&Greenlet) -> R) -> R {
     // SAFETY: as in `handle`; `ManuallyDrop` gives the count back untouched.
-    let g = std::mem::ManuallyDrop::new(Greenlet { inner: unsafe { Rc::from_raw(ptr) } });
+    let g = std::mem::ManuallyDrop::new(Greenlet {
+        inner: unsafe { Rc::from_raw(ptr) },
+    });
     f(&g)
 }
 
@@ -259,7 +275,11 @@ impl ThreadState {
             }),
         };
         FAST.with(|f| f.current.set(Rc::as_ptr(&main.inner)));
-        ThreadState { main, orphans: RefCell::new(Vec::new()), hook: Cell::new(None) }
+        ThreadState {
+            main,
+            orphans: RefCell::new(Vec::new()),
+            hook: Cell::new(None),
+        }
     }
 }
 
@@ -270,42 +290,55 @@ impl Drop for ThreadState {
     }
 }
 
-/// Runs switches on the main greenlet's stack until one targets the main greenlet. Called
-/// only with the main greenlet current.
-fn dispatch(fast: &Fast, mut target: *const Inner, mut transfer: Transfer) -> Value {
+/// Posts the transfer for the greenlet about to get control.
+#[inline(always)]
+fn post(fast: &Fast, transfer: Transfer) {
+    // SAFETY: the mailbox is empty: the last transfer was collected by the greenlet that got
+    // control, before it could switch again.
+    unsafe { (*fast.mailbox.get()).write(transfer) };
+}
+
+/// Collects the transfer posted for the greenlet that just got control.
+#[inline(always)]
+fn collect(fast: &Fast) -> Transfer {
+    // SAFETY: every switch posts exactly one transfer before control moves, and the greenlet
+    // that gets control collects it once, first thing.
+    unsafe { (*fast.mailbox.get()).assume_init_read() }
+}
+
+/// Runs switches on the main greenlet's stack until one targets the main greenlet, with the
+/// transfer waiting in the mailbox. Called only with the main greenlet current.
+fn dispatch(fast: &Fast, mut target: *const Inner) {
     loop {
         // SAFETY: `target` is alive: held by the requester or, for a parent, by its child.
         let t = unsafe { &*target };
         match t.state.get() {
+            State::Active => {}
+            State::New => t.state.set(State::Active),
+            State::Main => {
+                enter(fast, target);
+                return;
+            }
             State::Dead => {
                 // A finished greenlet passes what it is given to its parent.
                 target = parent_ptr(t);
                 continue;
             }
-            State::Main => {
-                enter(fast, target);
-                return transfer.into_value();
-            }
-            State::New => t.state.set(State::Active),
-            State::Active => {}
         }
         enter(fast, target);
         // SAFETY: a greenlet that is not dead has its coroutine, and nothing else touches it
         // while it runs: only this loop resumes coroutines, and it is never re-entered (a
         // switch from inside the coroutine suspends back here).
         let coro = unsafe { (*t.coro.get()).as_mut().unwrap_unchecked() };
-        match coro.resume(transfer) {
-            CoroutineResult::Yield(req) => {
-                target = req.target;
-                transfer = req.transfer;
-            }
-            CoroutineResult::Return(outcome) => {
+        match coro.resume(()) {
+            CoroutineResult::Yield(()) => target = fast.request.get(),
+            CoroutineResult::Return(()) => {
+                // It posted its outcome for its parent.
                 t.state.set(State::Dead);
                 // SAFETY: the coroutine has returned; we are its only user.
                 let done = unsafe { (*t.coro.get()).take() };
                 drop(done.map(Coroutine::into_stack)); // back to the pool
                 target = parent_ptr(t);
-                transfer = outcome;
             }
         }
     }
@@ -337,7 +370,9 @@ fn enter(fast: &Fast, to: *const Inner) {
 #[cold]
 #[inline(never)]
 fn call_hook(fast: &Fast, from: *const Inner, to: *const Inner) {
-    let Ok(Some(mut hook)) = STATE.try_with(|st| st.hook.take()) else { return };
+    let Ok(Some(mut hook)) = STATE.try_with(|st| st.hook.take()) else {
+        return;
+    };
     fast.hook_set.set(false);
     fast.dispatching.set(true);
     let r = panic::catch_unwind(AssertUnwindSafe(|| {
@@ -493,27 +528,28 @@ impl Greenlet {
         let target = Rc::as_ptr(&self.inner);
         let cur = current_ptr();
         let fast = fast();
-        {
-            if fast.dispatching.get() {
-                drop(transfer);
-                panic!("greenlet: switch called from inside a switch hook; a hook must not switch");
-            }
-            // SAFETY: the current greenlet is alive (see the invariants).
-            let current = unsafe { &*cur };
-            let back = if current.state.get() == State::Main {
-                dispatch(fast, target, transfer)
-            } else if cur == target {
-                return transfer.into_value();
-            } else {
-                let request = Request { target, transfer };
-                // SAFETY: the current greenlet is not the main one and the hook is not running,
-                // so we are on its coroutine's stack, inside its body, where the yielder it
-                // stored at start-up is valid. `self` outlives the suspension (we borrow it).
-                unsafe { (*current.yielder.get()).suspend(request) }.into_value()
-            };
-            on_resume(fast);
-            back
+        if fast.dispatching.get() {
+            drop(transfer);
+            panic!("greenlet: switch called from inside a switch hook; a hook must not switch");
         }
+        // SAFETY: the current greenlet is alive (see the invariants).
+        let current = unsafe { &*cur };
+        if current.state.get() == State::Main {
+            post(fast, transfer);
+            dispatch(fast, target);
+        } else if cur == target {
+            return transfer.into_value();
+        } else {
+            post(fast, transfer);
+            fast.request.set(target);
+            // SAFETY: the current greenlet is not the main one and the hook is not running,
+            // so we are on its coroutine's stack, inside its body, where the yielder it stored
+            // at start-up is valid. `self` outlives the suspension (we borrow it).
+            unsafe { (*current.yielder.get()).suspend(()) };
+        }
+        let back = collect(fast);
+        on_resume(fast);
+        back.into_value()
     }
 
     /// The greenlet that receives this one's result when it finishes: the creator, unless set
@@ -612,7 +648,9 @@ impl Greenlet {
                 return;
             }
         }
-        let alive = FAST.try_with(|f| !f.current.get().is_null()).unwrap_or(false);
+        let alive = FAST
+            .try_with(|f| !f.current.get().is_null())
+            .unwrap_or(false);
         if alive {
             // Bring control back here once it has unwound.
             drop(self.inner.parent.replace(Some(getcurrent())));
@@ -798,22 +836,26 @@ impl Builder {
         // long as the greenlet, which outlives its use of the stack.
         stack.set_owner(name.as_deref().unwrap_or(""), id);
         let parent = self.parent.unwrap_or_else(getcurrent);
-        let body = move |yielder: &GreenletYielder, first: Transfer| -> Transfer {
+        let body = move |yielder: &GreenletYielder, ()| {
             let fast = fast();
             // SAFETY: the dispatch loop made this greenlet current before resuming it.
             unsafe { (*fast.current.get()).yielder.set(yielder) };
+            let first = collect(fast);
             on_resume(fast);
-            let arg = match first {
-                Transfer::Value(v) => v,
+            let outcome = match first {
+                Transfer::Value(arg) => {
+                    match panic::catch_unwind(AssertUnwindSafe(move || Value::new(run(arg)))) {
+                        Ok(v) => Transfer::Value(v),
+                        Err(p) => Transfer::exit(p),
+                    }
+                }
                 Transfer::Throw(p) => {
                     drop(run);
-                    return Transfer::exit(p);
+                    Transfer::exit(p)
                 }
             };
-            match panic::catch_unwind(AssertUnwindSafe(move || Value::new(run(arg)))) {
-                Ok(v) => Transfer::Value(v),
-                Err(p) => Transfer::exit(p),
-            }
+            // For the parent, which the dispatch loop switches to next.
+            post(fast, outcome);
         };
         Ok(Greenlet {
             inner: Rc::new(Inner {
