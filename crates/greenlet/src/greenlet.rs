@@ -254,10 +254,9 @@ fn handle(ptr: *const Inner) -> Greenlet {
 
 /// Runs `f` with a borrowed handle to the live greenlet behind `ptr`, without counting it.
 fn borrowed<R>(ptr: *const Inner, f: impl FnOnce(&Greenlet) -> R) -> R {
-    // SAFETY: as in `handle`; `ManuallyDrop` gives the count back untouched.
-    let g = std::mem::ManuallyDrop::new(Greenlet {
-        inner: unsafe { Rc::from_raw(ptr) },
-    });
+    // SAFETY: as in `handle`; `ManuallyDrop` never gives back the count it did not take.
+    let inner = unsafe { Rc::from_raw(ptr) };
+    let g = std::mem::ManuallyDrop::new(Greenlet { inner });
     f(&g)
 }
 
