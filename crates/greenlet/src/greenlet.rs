@@ -311,18 +311,19 @@ fn dispatch(fast: &Fast, mut target: *const Inner) {
     loop {
         // SAFETY: `target` is alive: held by the requester or, for a parent, by its child.
         let t = unsafe { &*target };
-        match t.state.get() {
-            State::Active => {}
-            State::New => t.state.set(State::Active),
-            State::Main => {
+        // Branches, not a `match`: a jump table is an indirect branch on the hottest path.
+        let state = t.state.get();
+        if state != State::Active {
+            if state == State::Main {
                 enter(fast, target);
                 return;
             }
-            State::Dead => {
+            if state == State::Dead {
                 // A finished greenlet passes what it is given to its parent.
                 target = parent_ptr(t);
                 continue;
             }
+            t.state.set(State::Active);
         }
         enter(fast, target);
         // SAFETY: a greenlet that is not dead has its coroutine, and nothing else touches it
@@ -478,7 +479,10 @@ impl Greenlet {
     /// assert_eq!(g.switch(1u32).downcast::<u32>().unwrap(), 2);
     /// assert_eq!(g.switch(5u32).downcast::<u32>().unwrap(), 50);
     /// ```
-    #[inline]
+    // Inlined so that the switch sits in the caller's own frame: a greenlet then resumes where
+    // it suspended without first returning through frames the CPU's return-stack predictor no
+    // longer knows about (that misprediction tripled the cost of a switch).
+    #[inline(always)]
     pub fn switch<V: 'static>(&self, value: V) -> Value {
         self.transfer(Transfer::Value(Value::new(value)))
     }
@@ -522,7 +526,7 @@ impl Greenlet {
         self.transfer(Transfer::Throw(Box::new(payload)))
     }
 
-    #[inline]
+    #[inline(always)]
     fn transfer(&self, transfer: Transfer) -> Value {
         let target = Rc::as_ptr(&self.inner);
         let cur = current_ptr();
