@@ -8,16 +8,18 @@
 //!
 //! ```text
 //!   main: g1.switch(v) ──► dispatch loop (on main's stack)
-//!                            │ resume(g1, v) ──────────► g1 runs ... g2.switch(w)
-//!                            │ ◄─────────── suspend(Request { target: g2, w })
-//!                            │ resume(g2, w) ──────────► g2 runs ... main.switch(x)
-//!                            │ ◄─────────── suspend(Request { target: main, x })
+//!                            │ resume(g1) ──────────► g1 runs ... g2.switch(w)
+//!                            │ ◄─────────── suspend (request: g2)
+//!                            │ resume(g2) ──────────► g2 runs ... main.switch(x)
+//!                            │ ◄─────────── suspend (request: main)
 //!   main: switch returns x ◄─┘
 //! ```
 //!
 //! So a switch between two greenlets is a suspend plus a resume, and a switch to or from the
-//! main greenlet is just one. A greenlet that returns hands its result, or its panic, to its
-//! parent (the first one that is not dead) through the same loop.
+//! main greenlet is just one. The value (`v`, `w`, `x`) does not travel through corosensei: the
+//! switcher posts it in the thread's mailbox and the greenlet that gets control collects it, so
+//! the dispatch loop only moves a target pointer. A greenlet that returns posts its result, or
+//! its panic, for its parent (the first one that is not dead) and the loop switches there.
 //!
 //! # Invariants
 //!
