@@ -107,8 +107,8 @@ fn switching_to_a_dead_greenlet_goes_to_its_parent() {
     });
     let dead = parent.switch(()).downcast::<Greenlet>().unwrap();
     assert!(dead.is_dead());
-    // Resumes `parent` at its `main.switch`, which then... runs to `unreachable!` unless
-    // killed; so just check the target resolution: switching to the dead child resumes parent.
+    // Switching to the dead child resumes its parent at its `main.switch`; the parent then
+    // reaches `unreachable!`, whose panic arrives here, in the parent's own parent.
     let p2 = parent.clone();
     drop(parent);
     let r = catch_unwind(AssertUnwindSafe(|| dead.switch(())));
