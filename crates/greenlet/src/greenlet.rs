@@ -115,6 +115,8 @@ struct Inner {
     name: Option<Box<str>>,
     id: u64,
     stack_size: usize,
+    /// What a framework on top keeps per greenlet (see [`Greenlet::set_data`]).
+    data: Cell<Option<Rc<dyn Any>>>,
 }
 
 /// A greenlet: a function running on its own stack that can [`switch`](Greenlet::switch) to
@@ -273,6 +275,7 @@ impl ThreadState {
                 name: Some("main".into()),
                 id: next_id(),
                 stack_size: 0,
+                data: Cell::new(None),
             }),
         };
         FAST.with(|f| f.current.set(Rc::as_ptr(&main.inner)));
@@ -638,6 +641,34 @@ impl Greenlet {
         self.inner.stack_size
     }
 
+    /// Attaches `data` to this greenlet, returning what was attached before.
+    ///
+    /// One slot per greenlet, for the framework that schedules it: greenwood keeps its
+    /// per-greenlet state here, where [`current_data`] finds it in a few instructions. The
+    /// slot is emptied when the greenlet is dropped, not when it finishes: a framework that
+    /// stores something pointing back at the greenlet clears the slot itself.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    ///
+    /// let g = greenlet::Greenlet::new(|_| {
+    ///     let d = greenlet::current_data().unwrap();
+    ///     *d.downcast_ref::<&str>().unwrap()
+    /// });
+    /// g.set_data(Some(Rc::new("request 7")));
+    /// assert_eq!(g.switch(()).downcast::<&str>().unwrap(), "request 7");
+    /// ```
+    pub fn set_data(&self, data: Option<Rc<dyn Any>>) -> Option<Rc<dyn Any>> {
+        self.inner.data.replace(data)
+    }
+
+    /// What [`set_data`](Greenlet::set_data) attached, if anything.
+    pub fn data(&self) -> Option<Rc<dyn Any>> {
+        cell_clone(&self.inner.data)
+    }
+
     /// The last handle to a started, unfinished greenlet is going away.
     #[cold]
     #[inline(never)]
@@ -743,6 +774,27 @@ impl fmt::Debug for Greenlet {
 /// ```
 pub fn getcurrent() -> Greenlet {
     handle(current_ptr())
+}
+
+/// What is attached to the running greenlet with [`Greenlet::set_data`], without creating a
+/// handle to the greenlet itself.
+///
+/// # Examples
+///
+/// ```
+/// assert!(greenlet::current_data().is_none());
+/// ```
+#[inline]
+pub fn current_data() -> Option<Rc<dyn Any>> {
+    // SAFETY: the current greenlet is alive (see the invariants).
+    cell_clone(unsafe { &(*current_ptr()).data })
+}
+
+fn cell_clone<T: Clone>(cell: &Cell<Option<T>>) -> Option<T> {
+    let v = cell.take();
+    let copy = v.clone();
+    cell.set(v);
+    copy
 }
 
 /// Sets this thread's switch hook, returning the previous one. `None` removes it.
@@ -871,6 +923,7 @@ impl Builder {
                 name,
                 id,
                 stack_size: size,
+                data: Cell::new(None),
             }),
         })
     }

@@ -46,7 +46,7 @@ mod sys;
 mod value;
 
 pub use crate::error::{GreenletExit, ParentError};
-pub use crate::greenlet::{getcurrent, settrace, Builder, Greenlet, SwitchHook};
+pub use crate::greenlet::{current_data, getcurrent, settrace, Builder, Greenlet, SwitchHook};
 pub use crate::stack::{
     default_stack_size, set_default_stack_size, stack_guard_kind, DEFAULT_STACK_SIZE,
     MIN_STACK_SIZE,

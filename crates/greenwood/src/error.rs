@@ -1,0 +1,158 @@
+//! The errors greenwood hands to users.
+
+use std::any::Any;
+use std::error::Error;
+use std::fmt;
+use std::panic::Location;
+use std::time::Duration;
+
+/// A [`Timeout`](crate::Timeout) fired: what [`with_timeout`](crate::with_timeout) returns, and
+/// the payload a greenlet unwinds with when an uncaught `Timeout` interrupts it.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let r = greenwood::with_timeout(Duration::from_millis(5), || {
+///     greenwood::sleep(Duration::from_secs(10))
+/// });
+/// let elapsed = r.unwrap_err();
+/// assert_eq!(elapsed.duration(), Duration::from_millis(5));
+/// assert!(elapsed.to_string().starts_with("timed out after 5ms"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Elapsed {
+    pub(crate) id: u64,
+    pub(crate) duration: Duration,
+    pub(crate) site: &'static Location<'static>,
+}
+
+impl Elapsed {
+    /// The duration the timeout was set for.
+    pub fn duration(&self) -> Duration {
+        self.duration
+    }
+
+    /// Where the timeout was set.
+    pub fn location(&self) -> &'static Location<'static> {
+        self.site
+    }
+}
+
+impl fmt::Display for Elapsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "timed out after {:?} (timeout set at {})",
+            self.duration, self.site
+        )
+    }
+}
+
+impl Error for Elapsed {}
+
+/// The current greenlet waits on something nothing can ever wake: no greenlet is runnable, no
+/// timer is pending, and no I/O or thread-pool work is outstanding (gevent's `LoopExit`).
+///
+/// Blocking calls that return `Result` (I/O) return it as their error; the others (`join`,
+/// `sleep`, ...) panic with its message, which names what the greenlet waits on and where
+/// that was created or spawned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoopExit {
+    pub(crate) message: String,
+}
+
+impl fmt::Display for LoopExit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl Error for LoopExit {}
+
+/// How a greenlet failed to produce a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Its function panicked.
+    Panicked,
+    /// It was killed (unwound with `GreenletExit`, or never started).
+    Killed,
+    /// A [`Timeout`](crate::Timeout) it set fired and nothing caught it.
+    TimedOut,
+    /// Its value was already moved out by [`Greenlet::take`](crate::Greenlet::take).
+    Taken,
+}
+
+/// Why a finished greenlet has no value: what [`Greenlet::get`](crate::Greenlet::get) returns,
+/// and what a failure handler receives (see [`set_failure_handler`](crate::set_failure_handler)).
+///
+/// # Examples
+///
+/// ```
+/// let g = greenwood::spawn(|| -> u32 { panic!("no photo for user 7") });
+/// let err = g.get().unwrap_err();
+/// assert_eq!(err.kind(), greenwood::ErrorKind::Panicked);
+/// assert_eq!(err.message(), "no photo for user 7");
+/// assert!(err.to_string().contains("panicked: no photo for user 7"));
+/// ```
+#[derive(Clone, Debug)]
+pub struct GreenletError {
+    pub(crate) kind: ErrorKind,
+    pub(crate) greenlet: String,
+    pub(crate) site: Option<&'static Location<'static>>,
+    pub(crate) message: String,
+}
+
+impl GreenletError {
+    /// How it failed.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The panic message (or what killed it).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The greenlet, as its `Display` shows it: `greenlet 'NAME'`.
+    pub fn greenlet(&self) -> &str {
+        &self.greenlet
+    }
+
+    /// Where it was spawned.
+    pub fn spawned_at(&self) -> Option<&'static Location<'static>> {
+        self.site
+    }
+}
+
+impl fmt::Display for GreenletError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.greenlet)?;
+        if let Some(site) = self.site {
+            write!(f, " (spawned at {site})")?;
+        }
+        match self.kind {
+            ErrorKind::Panicked => write!(f, " panicked: {}", self.message),
+            ErrorKind::TimedOut => write!(f, " failed: {}", self.message),
+            ErrorKind::Killed => f.write_str(" was killed"),
+            ErrorKind::Taken => f.write_str(": its value was already taken"),
+        }
+    }
+}
+
+impl Error for GreenletError {}
+
+/// The message of a panic payload.
+pub(crate) fn panic_message(p: &(dyn Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else if let Some(e) = p.downcast_ref::<Elapsed>() {
+        e.to_string()
+    } else {
+        "(a panic payload that is not a string)".to_string()
+    }
+}

@@ -1,0 +1,835 @@
+//! `Greenlet<T>`: a handle to a spawned greenlet and its result.
+
+use std::fmt;
+use std::io;
+use std::marker::PhantomData;
+use std::panic::{self, AssertUnwindSafe, Location};
+use std::rc::Rc;
+use std::time::Duration;
+
+use greenlet::GreenletExit;
+
+use crate::error::{panic_message, Elapsed, ErrorKind, GreenletError};
+use crate::hub::{self, TimerAction, TimerGuard};
+use crate::task::{self, Interrupt, Kind, Outcome, Status, Task, WaitOn};
+use crate::waitlist::{Notify, Registration};
+
+/// A greenlet spawned on this thread's hub, and the value its function returns.
+///
+/// A cheap, clonable handle. Dropping it does not stop the greenlet (it is detached, like a
+/// `std::thread::JoinHandle`): the hub keeps every unfinished greenlet. Greenlets never move
+/// between threads:
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>() {}
+/// assert_send::<greenwood::Greenlet<()>>();
+/// ```
+///
+/// # Examples
+///
+/// ```
+/// let g = greenwood::spawn(|| 6 * 7);
+/// assert_eq!(g.get().unwrap(), 42);
+/// assert!(g.ready() && g.successful());
+/// ```
+pub struct Greenlet<T> {
+    task: Rc<Task>,
+    _value: PhantomData<fn() -> T>,
+}
+
+/// A greenlet whose value type is not known here: what [`getcurrent`] returns, and what
+/// [`Greenlet::as_any`] gives for mixing greenlets of different types.
+///
+/// # Examples
+///
+/// ```
+/// let g = greenwood::Builder::new().name("worker").spawn(|| {
+///     greenwood::getcurrent().name().map(String::from)
+/// })?;
+/// assert_eq!(g.get().unwrap().as_deref(), Some("worker"));
+/// assert!(greenwood::getcurrent().is_main());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct AnyGreenlet {
+    task: Rc<Task>,
+}
+
+/// Spawns a greenlet running `f` on this thread's hub. It starts once the current greenlet
+/// blocks or yields, after the greenlets already runnable (FIFO).
+///
+/// The call site is recorded and appears in failure reports and `LoopExit` messages.
+///
+/// # Panics
+///
+/// If the kernel refuses memory for the greenlet's stack; [`Builder::spawn`] returns that
+/// error instead. The message names the limit (`vm.max_map_count`, `ulimit -v`).
+///
+/// # Examples
+///
+/// The seed's downloader shape, with `sleep` standing in for the network:
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let jobs: Vec<_> = (0..100)
+///     .map(|user| greenwood::spawn(move || {
+///         greenwood::sleep(Duration::from_millis(10)); // "download"
+///         user * 2
+///     }))
+///     .collect();
+/// greenwood::joinall(&jobs);
+/// assert_eq!(jobs[21].get().unwrap(), 42);
+/// ```
+#[track_caller]
+pub fn spawn<F, T>(f: F) -> Greenlet<T>
+where
+    F: FnOnce() -> T + 'static,
+    T: 'static,
+{
+    match Builder::new().spawn(f) {
+        Ok(g) => g,
+        Err(e) => panic!("greenwood: cannot spawn a greenlet: {e}"),
+    }
+}
+
+/// Spawns a greenlet that starts after `delay`.
+///
+/// # Panics
+///
+/// As [`spawn`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let g = greenwood::spawn_later(Duration::from_millis(5), || "later");
+/// assert!(!g.started());
+/// assert_eq!(g.get().unwrap(), "later");
+/// ```
+#[track_caller]
+pub fn spawn_later<F, T>(delay: Duration, f: F) -> Greenlet<T>
+where
+    F: FnOnce() -> T + 'static,
+    T: 'static,
+{
+    match Builder::new().spawn_later(delay, f) {
+        Ok(g) => g,
+        Err(e) => panic!("greenwood: cannot spawn a greenlet: {e}"),
+    }
+}
+
+/// The running greenlet.
+///
+/// # Examples
+///
+/// ```
+/// let me = greenwood::getcurrent();
+/// assert!(me.is_main());
+/// let g = greenwood::spawn(|| greenwood::getcurrent().id());
+/// assert_eq!(g.get().unwrap(), g.id());
+/// ```
+pub fn getcurrent() -> AnyGreenlet {
+    AnyGreenlet {
+        task: task::current(),
+    }
+}
+
+/// Spawns greenlets with a name or a stack size.
+///
+/// # Examples
+///
+/// ```
+/// let g = greenwood::Builder::new()
+///     .name("fetch-7")
+///     .stack_size(64 * 1024)
+///     .spawn(|| 7)?;
+/// assert_eq!(g.name(), Some("fetch-7"));
+/// assert_eq!(g.get().unwrap(), 7);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct Builder {
+    name: Option<String>,
+    stack_size: Option<usize>,
+}
+
+impl Builder {
+    /// A builder with the defaults: no name, the `greenlet` crate's default stack size.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Names the greenlet: its `Display`, failure reports, `LoopExit` messages and stack
+    /// overflow reports use it.
+    pub fn name(mut self, name: impl Into<String>) -> Builder {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Usable stack size in bytes (see [`greenlet::Builder::stack_size`]).
+    pub fn stack_size(mut self, bytes: usize) -> Builder {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Spawns the greenlet, as [`spawn`] does.
+    ///
+    /// # Errors
+    ///
+    /// When the kernel refuses the stack's memory; the error names the limit and its fix.
+    #[track_caller]
+    pub fn spawn<F, T>(self, f: F) -> io::Result<Greenlet<T>>
+    where
+        F: FnOnce() -> T + 'static,
+        T: 'static,
+    {
+        let task = self.create(f, Location::caller())?;
+        hub::start(task.clone());
+        Ok(Greenlet::from_task(task))
+    }
+
+    /// Spawns the greenlet to start after `delay`, as [`spawn_later`] does.
+    ///
+    /// # Errors
+    ///
+    /// As [`Builder::spawn`].
+    #[track_caller]
+    pub fn spawn_later<F, T>(self, delay: Duration, f: F) -> io::Result<Greenlet<T>>
+    where
+        F: FnOnce() -> T + 'static,
+        T: 'static,
+    {
+        let task = self.create(f, Location::caller())?;
+        let key = hub::add_timer(delay, TimerAction::Start(task.clone()));
+        task.start_timer.set(Some(key));
+        Ok(Greenlet::from_task(task))
+    }
+
+    fn create<F, T>(self, f: F, site: &'static Location<'static>) -> io::Result<Rc<Task>>
+    where
+        F: FnOnce() -> T + 'static,
+        T: 'static,
+    {
+        let hub = hub::hub_greenlet();
+        let mut b = greenlet::Builder::new().parent(&hub);
+        if let Some(n) = &self.name {
+            b = b.name(n.clone());
+        }
+        if let Some(s) = self.stack_size {
+            b = b.stack_size(s);
+        }
+        let glet = b.build(move |_| body(f))?;
+        let name = self.name.map(String::into_boxed_str);
+        let task = Rc::new(Task::new(Kind::Spawned, glet.id(), name, Some(site)));
+        task.status.set(Status::New);
+        glet.set_data(Some(task.clone()));
+        *task.glet.borrow_mut() = Some(glet);
+        hub::register(&task);
+        Ok(task)
+    }
+}
+
+/// A spawned greenlet's whole life: run `f`, record how it ended, notify.
+fn body<F, T>(f: F)
+where
+    F: FnOnce() -> T + 'static,
+    T: 'static,
+{
+    let task = task::current();
+    task.status.set(Status::Started);
+    let outcome = match panic::catch_unwind(AssertUnwindSafe(f)) {
+        Ok(v) => Outcome::Value(Box::new(v)),
+        Err(p) => {
+            if p.is::<GreenletExit>() {
+                Outcome::Failed(ErrorKind::Killed, "killed".to_string())
+            } else if p.is::<Elapsed>() {
+                Outcome::Failed(ErrorKind::TimedOut, panic_message(&*p))
+            } else {
+                Outcome::Failed(ErrorKind::Panicked, panic_message(&*p))
+            }
+        }
+    };
+    finish(&task, outcome);
+    // The greenlet is about to die: break the greenlet -> task link so nothing keeps the
+    // other alive.
+    greenlet::getcurrent().set_data(None);
+}
+
+fn finish(task: &Rc<Task>, outcome: Outcome) {
+    let failure = match &outcome {
+        Outcome::Failed(kind @ (ErrorKind::Panicked | ErrorKind::TimedOut), msg) => {
+            Some(task.error(*kind, msg.clone()))
+        }
+        _ => None,
+    };
+    *task.outcome.borrow_mut() = outcome;
+    task.status.set(Status::Done);
+    task.joiners.notify_all();
+    if !task.links.borrow().is_empty() {
+        let t = task.clone();
+        hub::push_ready(hub::Ready::Call(Box::new(move || run_links(&t))));
+    }
+    if let Some(err) = failure {
+        hub::report_failure(&err);
+    }
+    hub::unregister(task);
+}
+
+fn run_links(task: &Task) {
+    let links = std::mem::take(&mut *task.links.borrow_mut());
+    for (_, f) in links {
+        if let Err(p) = panic::catch_unwind(AssertUnwindSafe(f)) {
+            eprintln!(
+                "greenwood: a link callback of {} panicked: {}",
+                task.label(),
+                panic_message(&*p)
+            );
+        }
+    }
+}
+
+// ---- operations shared by `Greenlet<T>` and `AnyGreenlet` ----------------------------------
+
+fn join(task: &Rc<Task>, timeout: Option<Duration>) -> bool {
+    if task.is_done() {
+        return true;
+    }
+    let me = task::current();
+    if Rc::ptr_eq(&me, task) {
+        panic!(
+            "greenwood: {} tried to join itself, which would wait forever",
+            task.label()
+        );
+    }
+    let waker = me.waker();
+    let _timer = timeout.map(|d| TimerGuard(hub::add_timer(d, TimerAction::Wake(waker.clone()))));
+    let _reg = Registration::new(&task.joiners, Notify::Wake(waker));
+    task::park(&me, WaitOn::Greenlet(task.clone()));
+    task.is_done()
+}
+
+fn kill_nowait(task: &Rc<Task>) {
+    match task.status.get() {
+        Status::Done => {}
+        Status::New => {
+            if let Some(key) = task.start_timer.take() {
+                hub::cancel_timer(key);
+            }
+            // Never started: dropping the greenlet drops its function unrun.
+            let g = task.glet.borrow_mut().take();
+            drop(g);
+            finish(
+                task,
+                Outcome::Failed(ErrorKind::Killed, "killed before it started".into()),
+            );
+        }
+        Status::Started => {
+            if task.kind == Kind::Main {
+                panic!("greenwood: the main greenlet cannot be killed");
+            }
+            if Rc::ptr_eq(&task::current(), task) {
+                panic::resume_unwind(Box::new(GreenletExit));
+            }
+            task.interrupt(Interrupt::Kill);
+        }
+    }
+}
+
+fn kill(task: &Rc<Task>, timeout: Option<Duration>) -> bool {
+    kill_nowait(task);
+    join(task, timeout)
+}
+
+fn error_of(task: &Task) -> Option<GreenletError> {
+    match &*task.outcome.borrow() {
+        Outcome::Failed(kind, msg) => Some(task.error(*kind, msg.clone())),
+        _ => None,
+    }
+}
+
+fn successful(task: &Task) -> bool {
+    task.is_done() && matches!(&*task.outcome.borrow(), Outcome::Value(_))
+}
+
+impl<T: 'static> Greenlet<T> {
+    fn from_task(task: Rc<Task>) -> Greenlet<T> {
+        Greenlet {
+            task,
+            _value: PhantomData,
+        }
+    }
+
+    /// Waits until the greenlet has finished (returned, panicked or been killed).
+    ///
+    /// # Panics
+    ///
+    /// If called by the greenlet itself, if nothing can ever finish it (`LoopExit`, naming
+    /// it), and with the interrupts of [`sleep`](crate::sleep).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenwood::spawn(|| greenwood::sleep(std::time::Duration::from_millis(1)));
+    /// g.join();
+    /// assert!(g.dead());
+    /// ```
+    pub fn join(&self) {
+        join(&self.task, None);
+    }
+
+    /// Waits at most `timeout` for the greenlet to finish; true if it has.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let g = greenwood::spawn(|| greenwood::sleep(Duration::from_secs(10)));
+    /// assert!(!g.join_timeout(Duration::from_millis(5)));
+    /// g.kill();
+    /// ```
+    pub fn join_timeout(&self, timeout: Duration) -> bool {
+        join(&self.task, Some(timeout))
+    }
+
+    /// Waits for the greenlet to finish and returns a copy of its value, or why there is none.
+    ///
+    /// # Errors
+    ///
+    /// A [`GreenletError`] of kind `Panicked` (with the panic message), `Killed`, `TimedOut`,
+    /// or `Taken` once [`take`](Greenlet::take) moved the value out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ok = greenwood::spawn(|| String::from("photo"));
+    /// assert_eq!(ok.get().unwrap(), "photo");
+    /// let bad = greenwood::spawn(|| -> String { panic!("404") });
+    /// assert_eq!(bad.get().unwrap_err().message(), "404");
+    /// ```
+    pub fn get(&self) -> Result<T, GreenletError>
+    where
+        T: Clone,
+    {
+        self.join();
+        self.value_or_error()
+    }
+
+    /// Waits for the greenlet to finish and moves its value out; later calls return an error
+    /// of kind `Taken`.
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](Greenlet::get).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenwood::spawn(|| vec![1u8; 1024]);
+    /// assert_eq!(g.take().unwrap().len(), 1024);
+    /// assert_eq!(g.take().unwrap_err().kind(), greenwood::ErrorKind::Taken);
+    /// ```
+    pub fn take(&self) -> Result<T, GreenletError> {
+        self.join();
+        let mut outcome = self.task.outcome.borrow_mut();
+        match std::mem::replace(
+            &mut *outcome,
+            Outcome::Failed(ErrorKind::Taken, String::new()),
+        ) {
+            Outcome::Value(v) => Ok(*v
+                .downcast::<T>()
+                .expect("greenwood: a greenlet's value has the greenlet's type")),
+            other => {
+                *outcome = other;
+                drop(outcome);
+                Err(error_of(&self.task).expect("a finished greenlet has a value or an error"))
+            }
+        }
+    }
+
+    /// A copy of the value if the greenlet finished successfully, without waiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenwood::spawn(|| 1);
+    /// assert_eq!(g.value(), None); // not run yet
+    /// g.join();
+    /// assert_eq!(g.value(), Some(1));
+    /// ```
+    pub fn value(&self) -> Option<T>
+    where
+        T: Clone,
+    {
+        self.value_or_error().ok()
+    }
+
+    fn value_or_error(&self) -> Result<T, GreenletError>
+    where
+        T: Clone,
+    {
+        match &*self.task.outcome.borrow() {
+            Outcome::Value(v) => {
+                return Ok(v
+                    .downcast_ref::<T>()
+                    .expect("greenwood: a greenlet's value has the greenlet's type")
+                    .clone())
+            }
+            Outcome::Failed(..) => {}
+            Outcome::Pending => {
+                return Err(self.task.error(ErrorKind::Killed, "not finished".into()));
+            }
+        }
+        Err(error_of(&self.task).expect("a failed greenlet has an error"))
+    }
+
+    /// Why the greenlet has no value, once it has finished without one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenwood::spawn(|| greenwood::sleep(std::time::Duration::from_secs(10)));
+    /// g.kill();
+    /// assert_eq!(g.error().unwrap().kind(), greenwood::ErrorKind::Killed);
+    /// ```
+    pub fn error(&self) -> Option<GreenletError> {
+        error_of(&self.task)
+    }
+
+    /// Kills the greenlet and waits for it to die: it unwinds with `GreenletExit` from the
+    /// point where it is parked (its destructors run). One that has not started never runs.
+    /// Killing a finished greenlet does nothing. A greenlet that is runnable but not parked
+    /// (it was just woken) is killed at its next blocking point, so what woke it is not lost.
+    ///
+    /// # Panics
+    ///
+    /// As [`join`](Greenlet::join); a greenlet that kills itself unwinds at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let g = greenwood::spawn(|| greenwood::sleep(Duration::from_secs(60)));
+    /// greenwood::sleep(Duration::ZERO); // let it start and park
+    /// g.kill();
+    /// assert!(g.dead() && !g.successful());
+    /// ```
+    pub fn kill(&self) {
+        kill(&self.task, None);
+    }
+
+    /// Kills the greenlet and waits at most `timeout` for it to die; true if it did.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenwood::spawn(|| greenwood::sleep(std::time::Duration::from_secs(60)));
+    /// assert!(g.kill_timeout(std::time::Duration::from_secs(1)));
+    /// ```
+    pub fn kill_timeout(&self, timeout: Duration) -> bool {
+        kill(&self.task, Some(timeout))
+    }
+
+    /// Kills the greenlet without waiting for it to die.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenwood::spawn(|| greenwood::sleep(std::time::Duration::from_secs(60)));
+    /// greenwood::sleep(std::time::Duration::ZERO);
+    /// g.kill_nowait();
+    /// assert!(!g.dead()); // it unwinds when the hub resumes it
+    /// g.join();
+    /// assert!(g.dead());
+    /// ```
+    pub fn kill_nowait(&self) {
+        kill_nowait(&self.task);
+    }
+
+    /// Calls `f` on the hub once the greenlet has finished, however it finished (at once, in
+    /// the hub's next turn, if it already has). Returns an id for [`unlink`](Greenlet::unlink).
+    ///
+    /// Links run on the hub, so they must not block: spawn a greenlet for blocking work.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{cell::Cell, rc::Rc};
+    ///
+    /// let seen = Rc::new(Cell::new(0));
+    /// let s = seen.clone();
+    /// let g = greenwood::spawn(|| 5);
+    /// g.link(move |g| s.set(g.value().unwrap()));
+    /// g.join();
+    /// greenwood::sleep(std::time::Duration::ZERO); // links run in the hub's next turn
+    /// assert_eq!(seen.get(), 5);
+    /// ```
+    pub fn link(&self, f: impl FnOnce(&Greenlet<T>) + 'static) -> LinkId {
+        self.add_link(|_| true, f)
+    }
+
+    /// Like [`link`](Greenlet::link), but `f` runs only if the greenlet returned a value.
+    pub fn link_value(&self, f: impl FnOnce(&Greenlet<T>) + 'static) -> LinkId {
+        self.add_link(successful, f)
+    }
+
+    /// Like [`link`](Greenlet::link), but `f` runs only if the greenlet panicked, timed out
+    /// or was killed (unlike gevent, a killed greenlet is not successful: it has no value).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{cell::RefCell, rc::Rc};
+    ///
+    /// let why = Rc::new(RefCell::new(String::new()));
+    /// let w = why.clone();
+    /// let g = greenwood::spawn(|| -> u8 { panic!("disk full") });
+    /// g.link_exception(move |g| *w.borrow_mut() = g.error().unwrap().message().to_string());
+    /// g.join();
+    /// greenwood::sleep(std::time::Duration::ZERO);
+    /// assert_eq!(*why.borrow(), "disk full");
+    /// ```
+    pub fn link_exception(&self, f: impl FnOnce(&Greenlet<T>) + 'static) -> LinkId {
+        self.add_link(|t| !successful(t), f)
+    }
+
+    fn add_link(
+        &self,
+        when: impl FnOnce(&Task) -> bool + 'static,
+        f: impl FnOnce(&Greenlet<T>) + 'static,
+    ) -> LinkId {
+        let me = self.clone();
+        let call: Box<dyn FnOnce()> = Box::new(move || {
+            if when(&me.task) {
+                f(&me)
+            }
+        });
+        let id = next_link_id();
+        if self.task.is_done() {
+            hub::push_ready(hub::Ready::Call(call));
+        } else {
+            self.task.links.borrow_mut().push((id, call));
+        }
+        LinkId(id)
+    }
+
+    /// Removes a link that has not run yet; true if it was removed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenwood::spawn(|| ());
+    /// let id = g.link(|_| unreachable!());
+    /// assert!(g.unlink(id));
+    /// g.join();
+    /// greenwood::sleep(std::time::Duration::ZERO);
+    /// ```
+    pub fn unlink(&self, id: LinkId) -> bool {
+        let mut links = self.task.links.borrow_mut();
+        let before = links.len();
+        links.retain(|(i, _)| *i != id.0);
+        before != links.len()
+    }
+
+    /// Whether it has finished: returned, panicked or been killed.
+    pub fn ready(&self) -> bool {
+        self.task.is_done()
+    }
+
+    /// Whether it finished by returning a value.
+    pub fn successful(&self) -> bool {
+        successful(&self.task)
+    }
+
+    /// Whether it is dead: finished, or killed before it started (the same as
+    /// [`ready`](Greenlet::ready) for a spawned greenlet).
+    pub fn dead(&self) -> bool {
+        self.task.is_done()
+    }
+
+    /// Whether its function has begun running.
+    pub fn started(&self) -> bool {
+        self.task.status.get() != Status::New
+    }
+
+    /// The name given by [`Builder::name`].
+    pub fn name(&self) -> Option<&str> {
+        self.task.name.as_deref()
+    }
+
+    /// A process-wide unique number (the underlying `greenlet::Greenlet`'s id).
+    pub fn id(&self) -> u64 {
+        self.task.id
+    }
+
+    /// Where it was spawned.
+    pub fn spawned_at(&self) -> &'static Location<'static> {
+        self.task.site.expect("a spawned greenlet has a spawn site")
+    }
+
+    /// This greenlet without its value type.
+    pub fn as_any(&self) -> AnyGreenlet {
+        AnyGreenlet {
+            task: self.task.clone(),
+        }
+    }
+
+    pub(crate) fn task(&self) -> &Rc<Task> {
+        &self.task
+    }
+}
+
+fn next_link_id() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Identifies a link, for [`Greenlet::unlink`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LinkId(u64);
+
+impl<T> Clone for Greenlet<T> {
+    fn clone(&self) -> Self {
+        Greenlet {
+            task: self.task.clone(),
+            _value: PhantomData,
+        }
+    }
+}
+
+impl<T> PartialEq for Greenlet<T> {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.task, &other.task)
+    }
+}
+
+impl<T> Eq for Greenlet<T> {}
+
+impl<T> fmt::Display for Greenlet<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.task.label())
+    }
+}
+
+impl<T> fmt::Debug for Greenlet<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        debug(&self.task, "Greenlet", f)
+    }
+}
+
+fn debug(task: &Task, ty: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    f.debug_struct(ty)
+        .field("id", &task.id)
+        .field("name", &task.name)
+        .field("spawned_at", &task.site)
+        .field("status", &task.status.get())
+        .finish()
+}
+
+impl AnyGreenlet {
+    /// As [`Greenlet::join`].
+    pub fn join(&self) {
+        join(&self.task, None);
+    }
+
+    /// As [`Greenlet::join_timeout`].
+    pub fn join_timeout(&self, timeout: Duration) -> bool {
+        join(&self.task, Some(timeout))
+    }
+
+    /// As [`Greenlet::kill`].
+    ///
+    /// # Panics
+    ///
+    /// For the main greenlet, which cannot be killed.
+    pub fn kill(&self) {
+        kill(&self.task, None);
+    }
+
+    /// As [`Greenlet::kill_timeout`].
+    pub fn kill_timeout(&self, timeout: Duration) -> bool {
+        kill(&self.task, Some(timeout))
+    }
+
+    /// As [`Greenlet::kill_nowait`].
+    pub fn kill_nowait(&self) {
+        kill_nowait(&self.task);
+    }
+
+    /// As [`Greenlet::ready`].
+    pub fn ready(&self) -> bool {
+        self.task.is_done()
+    }
+
+    /// As [`Greenlet::successful`].
+    pub fn successful(&self) -> bool {
+        successful(&self.task)
+    }
+
+    /// As [`Greenlet::dead`].
+    pub fn dead(&self) -> bool {
+        self.task.is_done()
+    }
+
+    /// As [`Greenlet::error`].
+    pub fn error(&self) -> Option<GreenletError> {
+        error_of(&self.task)
+    }
+
+    /// Its name; `"main"` for a thread's main greenlet.
+    pub fn name(&self) -> Option<&str> {
+        match self.task.kind {
+            Kind::Main => Some("main"),
+            _ => self.task.name.as_deref(),
+        }
+    }
+
+    /// As [`Greenlet::id`].
+    pub fn id(&self) -> u64 {
+        self.task.id
+    }
+
+    /// Where it was spawned; `None` for greenlets greenwood did not spawn (the main one).
+    pub fn spawned_at(&self) -> Option<&'static Location<'static>> {
+        self.task.site
+    }
+
+    /// Whether this is the thread's main greenlet.
+    pub fn is_main(&self) -> bool {
+        self.task.kind == Kind::Main
+    }
+
+    pub(crate) fn task(&self) -> &Rc<Task> {
+        &self.task
+    }
+}
+
+impl<T: 'static> From<Greenlet<T>> for AnyGreenlet {
+    fn from(g: Greenlet<T>) -> AnyGreenlet {
+        AnyGreenlet { task: g.task }
+    }
+}
+
+impl PartialEq for AnyGreenlet {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.task, &other.task)
+    }
+}
+
+impl Eq for AnyGreenlet {}
+
+impl fmt::Display for AnyGreenlet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.task.label())
+    }
+}
+
+impl fmt::Debug for AnyGreenlet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        debug(&self.task, "AnyGreenlet", f)
+    }
+}

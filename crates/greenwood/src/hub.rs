@@ -1,0 +1,794 @@
+//! The hub: one per thread, a greenlet that runs the event loop.
+//!
+//! # Concepts
+//!
+//! - The **hub** is a greenlet created the first time a thread needs it ([`get_hub`]). Every
+//!   spawned greenlet has it as parent, so when a greenlet's function returns, control comes
+//!   back to the hub.
+//! - A greenlet **blocks** by parking: it records what it waits on, leaves a [`Waker`]
+//!   (`task.rs`) with whatever will fire, and switches to the hub. That is gevent's `Waiter`,
+//!   and the only way anything in greenwood blocks; [`Waiter`] is its public face.
+//! - The **ready queue** holds what the hub runs next: greenlets to resume (woken, yielding or
+//!   newly spawned) and callbacks ([`Hub::run_callback`]), in FIFO order.
+//! - **Timers** live in a hierarchical wheel (`timer.rs`): O(1) insert, cancel and expiry, a
+//!   millisecond resolution, never early.
+//! - **I/O** readiness comes from mio; a `mio::Waker` lets other OS threads hand the hub
+//!   callbacks through the `Remote` queue.
+//!
+//! # One turn of the loop
+//!
+//! ```text
+//!   ┌─► 1. take callbacks other threads queued (Remote)
+//!   │   2. expire due timers            → wakers push greenlets on the ready queue
+//!   │   3. poll I/O:
+//!   │        ready queue empty → block until the next timer (or forever, if any I/O or
+//!   │                            thread-pool work can still wake someone), then expire timers;
+//!   │                            if nothing at all can wake anyone → LoopExit to the main
+//!   │                            greenlet
+//!   │        otherwise         → a non-blocking poll, at most once per 64 callbacks run
+//!   │   4. run the entries queued *before* this turn began, one by one; a resumed greenlet
+//!   │      runs until it parks again or finishes. Entries queued meanwhile wait for the next
+//!   └──    turn, so greenlets that keep yielding cannot starve timers or I/O.
+//! ```
+//!
+//! # Who may switch to whom
+//!
+//! Only the hub resumes a parked greenlet. A greenlet that wakes another (sets an event,
+//! kills it, hands it an item) only schedules it: the woken greenlet runs when the hub reaches
+//! it in the ready queue. Parked greenlets switch only to the hub. So a greenlet never finds
+//! itself resumed in the middle of someone else's operation, and a wake-up is a queue push,
+//! not a switch.
+//!
+//! # Invariants
+//!
+//! - A task is in the ready queue at most once: only a `Parked` task can be scheduled, and
+//!   scheduling makes it `Scheduled`.
+//! - A wake-up is valid for one park only (the waker's sequence number); late ones are no-ops.
+//! - An interrupt (kill, timeout) reaches a parked greenlet at once, and a runnable one at its
+//!   next blocking point, so what woke it is never lost.
+//! - Nothing borrowed from the hub is held across a switch: the hub's own loop holds only a
+//!   `Weak` to it while other greenlets run, so the thread-local that owns the hub can drop it
+//!   at thread exit, and parked greenlets are then unwound, running their destructors.
+//! - The hub never blocks in a callback: a blocking call made from the hub's greenlet panics.
+//!
+//! # Designs rejected
+//!
+//! - **Running the loop on the main greenlet's stack** (no hub greenlet): a blocked main
+//!   greenlet would have the loop running on top of its frames, and a greenlet spawned from
+//!   main could not finish into a stable parent. gevent's layout, one hub greenlet that is
+//!   every spawned greenlet's parent, is simpler to reason about.
+//! - **Letting a waker switch directly to the woken greenlet**: it would make every `set()`
+//!   or `put()` a context switch, and would let a greenlet resume inside another's critical
+//!   section. gevent forbids it (`Waiter.switch` only from the hub); so do we.
+//! - **Waiters on the parked greenlet's stack** (intrusive lists of stack nodes, as Go's
+//!   `sudog`s come from a per-P cache): a greenlet that is killed while its node is linked
+//!   leaves a dangling pointer unless every path unlinks it. Wait-list entries are heap values
+//!   with a removal key, and stale entries are harmless.
+//! - **A binary heap of timers**: see `timer.rs`.
+//! - **Polling I/O on every turn**: a syscall per turn would dominate hand-offs between two
+//!   greenlets (~30 ns each); polling at least every 64 callbacks bounds I/O latency without it.
+
+use std::cell::{Cell, OnceCell, RefCell};
+use std::collections::VecDeque;
+use std::fmt;
+use std::io;
+use std::marker::PhantomData;
+use std::panic::{self, AssertUnwindSafe};
+use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use slab::Slab;
+
+use crate::error::{panic_message, GreenletError};
+use crate::task::{self, Interrupt, Kind, Park, Task, WaitOn, Waker};
+use crate::timer::{TimerKey, Wheel};
+
+const WAKER_TOKEN: mio::Token = mio::Token(usize::MAX);
+
+/// Callbacks run between polls when greenlets keep the ready queue busy.
+const POLL_EVERY: u32 = 64;
+
+/// An entry of the ready queue.
+pub(crate) enum Ready {
+    Resume(Rc<Task>),
+    Call(Box<dyn FnOnce()>),
+}
+
+/// What a timer does when it fires.
+pub(crate) enum TimerAction {
+    Wake(Waker),
+    Interrupt(Rc<Task>, Interrupt),
+    /// `spawn_later`: start the greenlet.
+    Start(Rc<Task>),
+}
+
+/// Callbacks queued by other threads, and how they wake the hub. The thread pool and the
+/// thread-safe hub handle are built on it.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) struct Remote {
+    queue: Mutex<Vec<Box<dyn FnOnce() + Send>>>,
+    pending: AtomicBool,
+    /// Operations on other threads that will queue a callback when done (thread-pool work):
+    /// while any is outstanding, blocking forever is not a deadlock.
+    outstanding: AtomicUsize,
+    waker: mio::Waker,
+}
+
+#[cfg_attr(not(test), allow(dead_code))]
+impl Remote {
+    /// Queues `f` to run on the hub's thread and wakes the hub.
+    pub(crate) fn run_callback(&self, f: Box<dyn FnOnce() + Send>) {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner()).push(f);
+        if !self.pending.swap(true, Ordering::SeqCst) {
+            // Failing to write to an eventfd we own means the process is out of something
+            // more basic than we can handle here; the callback still runs on the next turn.
+            let _ = self.waker.wake();
+        }
+    }
+
+    pub(crate) fn hold(&self) {
+        self.outstanding.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub(crate) fn release(&self) {
+        self.outstanding.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A handler for failed greenlets; see [`set_failure_handler`](crate::set_failure_handler).
+pub type FailureHandler = Box<dyn Fn(&GreenletError)>;
+type SharedHandler = Rc<dyn Fn(&GreenletError)>;
+
+pub(crate) struct HubInner {
+    glet: greenlet::Greenlet,
+    ready: RefCell<VecDeque<Ready>>,
+    /// Entries of the current turn still to run.
+    batch_left: Cell<usize>,
+    since_poll: Cell<u32>,
+    timers: RefCell<Wheel<TimerAction>>,
+    poll: RefCell<mio::Poll>,
+    events: RefCell<mio::Events>,
+    remote: Arc<Remote>,
+    /// Sources registered with the poller, and greenlets parked on them.
+    io_sources: Cell<usize>,
+    io_waiters: Cell<usize>,
+    /// Live spawned greenlets: the hub owns them, as a runtime owns its tasks.
+    tasks: RefCell<Slab<Rc<Task>>>,
+    main: RefCell<Weak<Task>>,
+    last_raw: RefCell<Weak<Task>>,
+    idle: RefCell<Vec<Waker>>,
+    failure_handler: RefCell<Option<SharedHandler>>,
+}
+
+thread_local! {
+    static HUB: OnceCell<Rc<HubInner>> = const { OnceCell::new() };
+}
+
+fn with<R>(f: impl FnOnce(&Rc<HubInner>) -> R) -> R {
+    HUB.with(|h| f(h.get_or_init(create)))
+}
+
+/// Like `with`, but does nothing once the thread's hub is gone (thread exit).
+fn try_with(f: impl FnOnce(&Rc<HubInner>)) {
+    let _ = HUB.try_with(|h| {
+        if let Some(hub) = h.get() {
+            f(hub)
+        }
+    });
+}
+
+fn create() -> Rc<HubInner> {
+    match HubInner::new() {
+        Ok(hub) => hub,
+        Err(e) => panic!("greenwood: cannot create this thread's hub: {e}"),
+    }
+}
+
+impl HubInner {
+    fn new() -> io::Result<Rc<HubInner>> {
+        let poll = mio::Poll::new().map_err(|e| with_fd_hint(e, "an epoll instance"))?;
+        let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)
+            .map_err(|e| with_fd_hint(e, "an eventfd"))?;
+        let glet_result = RefCell::new(None);
+        let hub = Rc::new_cyclic(|weak: &Weak<HubInner>| {
+            let weak = weak.clone();
+            let glet = greenlet::Builder::new()
+                .name("hub")
+                .build(move |_| run(weak));
+            let glet = match glet {
+                Ok(g) => g,
+                Err(e) => {
+                    *glet_result.borrow_mut() = Some(e);
+                    greenlet::getcurrent()
+                }
+            };
+            HubInner {
+                glet,
+                ready: RefCell::new(VecDeque::new()),
+                batch_left: Cell::new(0),
+                since_poll: Cell::new(0),
+                timers: RefCell::new(Wheel::new(Instant::now())),
+                poll: RefCell::new(poll),
+                events: RefCell::new(mio::Events::with_capacity(1024)),
+                remote: Arc::new(Remote {
+                    queue: Mutex::new(Vec::new()),
+                    pending: AtomicBool::new(false),
+                    outstanding: AtomicUsize::new(0),
+                    waker,
+                }),
+                io_sources: Cell::new(0),
+                io_waiters: Cell::new(0),
+                tasks: RefCell::new(Slab::new()),
+                main: RefCell::new(Weak::new()),
+                last_raw: RefCell::new(Weak::new()),
+                idle: RefCell::new(Vec::new()),
+                failure_handler: RefCell::new(None),
+            }
+        });
+        if let Some(e) = glet_result.into_inner() {
+            return Err(e);
+        }
+        let marker = Rc::new(Task::new(Kind::Hub, hub.glet.id(), None, None));
+        hub.glet.set_data(Some(marker));
+        Ok(hub)
+    }
+
+    /// The next entry to run, turning the loop as often as needed.
+    fn next(&self) -> Ready {
+        loop {
+            let left = self.batch_left.get();
+            if left > 0 {
+                self.batch_left.set(left - 1);
+                let r = self.ready.borrow_mut().pop_front();
+                if let Some(r) = r {
+                    self.since_poll.set(self.since_poll.get() + 1);
+                    return r;
+                }
+            }
+            self.turn();
+        }
+    }
+
+    fn turn(&self) {
+        self.take_remote();
+        if !self.timers.borrow().is_empty() {
+            self.expire_timers(Instant::now());
+        }
+        if !self.ready.borrow().is_empty() {
+            if self.io_sources.get() > 0 && self.since_poll.get() >= POLL_EVERY {
+                self.poll_io(Some(Duration::ZERO));
+            }
+        } else if !self.idle.borrow().is_empty() {
+            // Idle waiters run once nothing else is runnable; pending I/O goes first.
+            self.poll_io(Some(Duration::ZERO));
+            if self.ready.borrow().is_empty() {
+                for w in std::mem::take(&mut *self.idle.borrow_mut()) {
+                    w.wake();
+                }
+            }
+        } else {
+            let next_tick = self.timers.borrow().next_tick();
+            match next_tick {
+                Some(tick) => {
+                    let at = self.timers.borrow().instant_of(tick);
+                    self.poll_io(Some(at.saturating_duration_since(Instant::now())));
+                    self.expire_timers(Instant::now());
+                }
+                None if self.can_be_woken() => self.poll_io(None),
+                None => self.loop_exit(),
+            }
+            self.take_remote();
+        }
+        self.batch_left.set(self.ready.borrow().len());
+    }
+
+    /// Whether something outside the ready queue and the timers can still wake a greenlet.
+    fn can_be_woken(&self) -> bool {
+        self.io_waiters.get() > 0
+            || self.remote.outstanding.load(Ordering::SeqCst) > 0
+            || self.remote.pending.load(Ordering::SeqCst)
+    }
+
+    fn take_remote(&self) {
+        if !self.remote.pending.swap(false, Ordering::SeqCst) {
+            return;
+        }
+        let queued =
+            std::mem::take(&mut *self.remote.queue.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut ready = self.ready.borrow_mut();
+        for f in queued {
+            ready.push_back(Ready::Call(f));
+        }
+    }
+
+    fn expire_timers(&self, now: Instant) {
+        let mut fired = Vec::new();
+        {
+            let mut timers = self.timers.borrow_mut();
+            let tick = timers.now_tick(now);
+            timers.expire(tick, |a| fired.push(a));
+        }
+        for action in fired {
+            match action {
+                TimerAction::Wake(w) => {
+                    w.wake();
+                }
+                TimerAction::Interrupt(task, i) => task.interrupt(i),
+                TimerAction::Start(task) => {
+                    task.start_timer.set(None);
+                    schedule_start(self, task);
+                }
+            }
+        }
+    }
+
+    fn poll_io(&self, timeout: Option<Duration>) {
+        self.since_poll.set(0);
+        let mut poll = self.poll.borrow_mut();
+        let mut events = self.events.borrow_mut();
+        if let Err(e) = poll.poll(&mut events, timeout) {
+            if e.kind() != io::ErrorKind::Interrupted {
+                panic!("greenwood: the hub's poller failed: {e}");
+            }
+        }
+        // Readiness of registered sources is dispatched by the networking layer; the waker's
+        // token only interrupts the poll, and `take_remote` does the rest.
+    }
+
+    /// Nothing can ever wake anyone: wake the main greenlet (or whoever is parked) with
+    /// `LoopExit`, which it raises naming what it waits on.
+    fn loop_exit(&self) {
+        let main = self.main.borrow().upgrade();
+        if let Some(main) = main {
+            if main.loop_exit() {
+                return;
+            }
+        }
+        let raw = self.last_raw.borrow().upgrade();
+        if let Some(raw) = raw {
+            if raw.loop_exit() {
+                return;
+            }
+        }
+        let parked = self
+            .tasks
+            .borrow()
+            .iter()
+            .map(|(_, t)| t.clone())
+            .find(|t| t.park.get() == Park::Parked);
+        if let Some(t) = parked {
+            t.loop_exit();
+            return;
+        }
+        panic!("greenwood: the hub was switched to, but no greenlet is waiting on it");
+    }
+}
+
+impl Drop for HubInner {
+    fn drop(&mut self) {
+        // Thread exit. Dropping the greenlets parked forever unwinds them (their destructors
+        // run) if the thread can still switch, and otherwise leaks their stacks.
+        let tasks = std::mem::take(&mut *self.tasks.borrow_mut());
+        for (_, t) in tasks {
+            let g = t.glet.borrow_mut().take();
+            drop(g);
+        }
+    }
+}
+
+/// The hub's loop: its greenlet's whole life.
+fn run(weak: Weak<HubInner>) {
+    loop {
+        let next = match weak.upgrade() {
+            Some(hub) => hub.next(),
+            None => return,
+        };
+        match next {
+            Ready::Resume(task) => {
+                let g = task.greenlet();
+                drop(task);
+                if let Some(g) = g {
+                    g.switch(());
+                }
+            }
+            Ready::Call(f) => {
+                if let Err(p) = panic::catch_unwind(AssertUnwindSafe(f)) {
+                    eprintln!(
+                        "greenwood: a callback run by the hub panicked: {}",
+                        panic_message(&*p)
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn with_fd_hint(e: io::Error, what: &str) -> io::Error {
+    if e.raw_os_error() == Some(24) {
+        io::Error::new(
+            e.kind(),
+            format!(
+                "cannot create {what}: too many open files (RLIMIT_NOFILE); raise it with \
+                 `ulimit -n` or setrlimit"
+            ),
+        )
+    } else {
+        io::Error::new(e.kind(), format!("cannot create {what}: {e}"))
+    }
+}
+
+// ---- crate-internal entry points -----------------------------------------------------------
+
+pub(crate) fn push_ready(r: Ready) {
+    try_with(|hub| hub.ready.borrow_mut().push_back(r));
+}
+
+/// Puts a new (or delayed) spawned task on the ready queue to start.
+fn schedule_start(hub: &HubInner, task: Rc<Task>) {
+    task.park.set(Park::Scheduled);
+    hub.ready.borrow_mut().push_back(Ready::Resume(task));
+}
+
+pub(crate) fn start(task: Rc<Task>) {
+    with(|hub| schedule_start(hub, task));
+}
+
+pub(crate) fn hub_greenlet() -> greenlet::Greenlet {
+    with(|hub| hub.glet.clone())
+}
+
+pub(crate) fn set_main_task(task: &Rc<Task>) {
+    with(|hub| *hub.main.borrow_mut() = Rc::downgrade(task));
+}
+
+pub(crate) fn note_raw_park(task: &Rc<Task>) {
+    with(|hub| *hub.last_raw.borrow_mut() = Rc::downgrade(task));
+}
+
+pub(crate) fn register(task: &Rc<Task>) {
+    with(|hub| task.slot.set(hub.tasks.borrow_mut().insert(task.clone())));
+}
+
+pub(crate) fn unregister(task: &Task) {
+    let slot = task.slot.replace(usize::MAX);
+    if slot != usize::MAX {
+        try_with(|hub| {
+            let removed = hub.tasks.borrow_mut().try_remove(slot);
+            drop(removed);
+        });
+    }
+}
+
+pub(crate) fn add_timer(after: Duration, action: TimerAction) -> TimerKey {
+    with(|hub| {
+        let mut timers = hub.timers.borrow_mut();
+        let tick = match Instant::now().checked_add(after) {
+            Some(at) => timers.deadline_tick(at),
+            None => u64::MAX,
+        };
+        timers.insert(tick, action)
+    })
+}
+
+pub(crate) fn cancel_timer(key: TimerKey) {
+    let mut action = None;
+    try_with(|hub| action = hub.timers.borrow_mut().cancel(key));
+    // Dropped outside the borrow: it may hold the last handle to a task.
+    drop(action);
+}
+
+/// Cancels a timer when dropped.
+pub(crate) struct TimerGuard(pub(crate) TimerKey);
+
+impl Drop for TimerGuard {
+    fn drop(&mut self) {
+        cancel_timer(self.0);
+    }
+}
+
+pub(crate) fn report_failure(err: &GreenletError) {
+    let mut handler = None;
+    try_with(|hub| handler = hub.failure_handler.borrow().clone());
+    match handler {
+        Some(h) => h(err),
+        None => eprintln!("greenwood: {err}"),
+    }
+}
+
+pub(crate) fn add_idle(w: Waker) {
+    with(|hub| hub.idle.borrow_mut().push(w));
+}
+
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) fn remote() -> Arc<Remote> {
+    with(|hub| hub.remote.clone())
+}
+
+// ---- public API ----------------------------------------------------------------------------
+
+/// A handle to this thread's hub. Not `Send`: each thread has its own.
+///
+/// # Examples
+///
+/// ```
+/// use std::{cell::Cell, rc::Rc};
+///
+/// let hub = greenwood::hub::get_hub();
+/// let ran = Rc::new(Cell::new(false));
+/// let r = ran.clone();
+/// hub.run_callback(move || r.set(true));
+/// greenwood::sleep(std::time::Duration::ZERO); // let the hub turn
+/// assert!(ran.get());
+/// ```
+#[derive(Clone)]
+pub struct Hub {
+    inner: Rc<HubInner>,
+    _not_send: PhantomData<*const ()>,
+}
+
+/// This thread's hub, created on first use.
+///
+/// # Panics
+///
+/// If the hub cannot be created: the process is out of file descriptors (the message names
+/// `RLIMIT_NOFILE`) or of memory for the hub's stack.
+pub fn get_hub() -> Hub {
+    with(|hub| Hub {
+        inner: hub.clone(),
+        _not_send: PhantomData,
+    })
+}
+
+impl Hub {
+    /// Runs `f` on the hub in a later turn of the loop, after everything already queued
+    /// (FIFO). `f` runs on the hub's greenlet, so it must not block; a panic in it is reported
+    /// and the loop goes on.
+    pub fn run_callback(&self, f: impl FnOnce() + 'static) {
+        self.inner
+            .ready
+            .borrow_mut()
+            .push_back(Ready::Call(Box::new(f)));
+    }
+
+    /// Sets the handler for greenlets that fail (panic, or an uncaught [`Timeout`]): called
+    /// once per failure, on the hub. Without one, failures are printed to stderr. See
+    /// [`set_failure_handler`](crate::set_failure_handler).
+    ///
+    /// [`Timeout`]: crate::Timeout
+    pub fn set_failure_handler(&self, handler: Option<FailureHandler>) {
+        *self.inner.failure_handler.borrow_mut() = handler.map(Rc::from);
+    }
+
+    /// Greenlets spawned on this thread that have not finished.
+    pub fn live_greenlets(&self) -> usize {
+        self.inner.tasks.borrow().len()
+    }
+
+    /// Timers pending (sleeps, timeouts, delayed spawns).
+    pub fn pending_timers(&self) -> usize {
+        self.inner.timers.borrow().len()
+    }
+
+    /// The hub's own greenlet.
+    pub fn greenlet(&self) -> &greenlet::Greenlet {
+        &self.inner.glet
+    }
+}
+
+impl fmt::Debug for Hub {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Hub")
+            .field("ready", &self.inner.ready.borrow().len())
+            .field("timers", &self.inner.timers.borrow().len())
+            .field("greenlets", &self.inner.tasks.borrow().len())
+            .finish()
+    }
+}
+
+/// Suspends the current greenlet for `duration`; other greenlets run meanwhile.
+///
+/// `sleep(Duration::ZERO)` yields: every greenlet that is already runnable runs before the
+/// caller resumes. Timers have a resolution of one millisecond and never fire early.
+///
+/// # Panics
+///
+/// Raises an interrupt that reaches the greenlet while it sleeps: [`kill`] unwinds it with
+/// `GreenletExit`, a [`Timeout`] with [`Elapsed`](crate::Elapsed). Called from a hub
+/// callback, panics (callbacks must not block).
+///
+/// [`kill`]: crate::Greenlet::kill
+/// [`Timeout`]: crate::Timeout
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// let start = Instant::now();
+/// let a = greenwood::spawn(|| greenwood::sleep(Duration::from_millis(20)));
+/// let b = greenwood::spawn(|| greenwood::sleep(Duration::from_millis(20)));
+/// greenwood::joinall(&[a, b]);
+/// assert!(start.elapsed() < Duration::from_millis(40)); // they slept at the same time
+/// ```
+pub fn sleep(duration: Duration) {
+    let task = task::current();
+    if duration.is_zero() {
+        task::yield_now(&task);
+        return;
+    }
+    let _timer = TimerGuard(add_timer(duration, TimerAction::Wake(task.waker())));
+    task::park(&task, WaitOn::Sleep(duration));
+}
+
+/// Waits until the hub has nothing else to run: no runnable greenlet, no callback, no I/O
+/// ready (gevent's `idle()`).
+///
+/// # Examples
+///
+/// ```
+/// use std::{cell::Cell, rc::Rc};
+///
+/// let done = Rc::new(Cell::new(0));
+/// let d = done.clone();
+/// let _g = greenwood::spawn(move || {
+///     for _ in 0..3 {
+///         greenwood::sleep(std::time::Duration::ZERO);
+///         d.set(d.get() + 1);
+///     }
+/// });
+/// greenwood::idle();
+/// assert_eq!(done.get(), 3);
+/// ```
+pub fn idle() {
+    let task = task::current();
+    add_idle(task.waker());
+    task::park(&task, WaitOn::Idle);
+}
+
+/// gevent's `Waiter`: a one-shot slot that one greenlet waits on and anyone fills.
+///
+/// [`get`](Waiter::get) parks the current greenlet until [`switch`](Waiter::switch) gives it
+/// a value; `switch` can come from any greenlet or hub callback, and the waiting greenlet is
+/// resumed by the hub, never by the caller of `switch`. Every blocking call in greenwood is
+/// built on the same park-and-wake step.
+///
+/// # Examples
+///
+/// ```
+/// use greenwood::hub::Waiter;
+///
+/// let w = Waiter::new();
+/// let w2 = w.clone();
+/// let _g = greenwood::spawn(move || w2.switch("photo.jpg"));
+/// assert_eq!(w.get(), "photo.jpg");
+/// ```
+pub struct Waiter<T> {
+    inner: Rc<WaiterInner<T>>,
+}
+
+struct WaiterInner<T> {
+    value: RefCell<Option<T>>,
+    waker: RefCell<Option<Waker>>,
+    site: &'static std::panic::Location<'static>,
+}
+
+impl<T> Clone for Waiter<T> {
+    fn clone(&self) -> Self {
+        Waiter {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T> Default for Waiter<T> {
+    #[track_caller]
+    fn default() -> Self {
+        Waiter::new()
+    }
+}
+
+impl<T> Waiter<T> {
+    /// An empty waiter.
+    #[track_caller]
+    pub fn new() -> Waiter<T> {
+        Waiter {
+            inner: Rc::new(WaiterInner {
+                value: RefCell::new(None),
+                waker: RefCell::new(None),
+                site: std::panic::Location::caller(),
+            }),
+        }
+    }
+
+    /// Fills the waiter and schedules the greenlet waiting in [`get`](Waiter::get), if any. A
+    /// second `switch` before `get` replaces the value.
+    pub fn switch(&self, value: T) {
+        *self.inner.value.borrow_mut() = Some(value);
+        let w = self.inner.waker.borrow_mut().take();
+        if let Some(w) = w {
+            w.wake();
+        }
+    }
+
+    /// Whether a value is waiting to be taken.
+    pub fn ready(&self) -> bool {
+        self.inner.value.borrow().is_some()
+    }
+
+    /// Takes the value, parking the current greenlet until there is one.
+    ///
+    /// # Panics
+    ///
+    /// With [`LoopExit`](crate::LoopExit)'s message if nothing can ever fill it, and with the
+    /// interrupts of [`sleep`].
+    pub fn get(&self) -> T {
+        loop {
+            if let Some(v) = self.inner.value.borrow_mut().take() {
+                return v;
+            }
+            let task = task::current();
+            *self.inner.waker.borrow_mut() = Some(task.waker());
+            let _clear = ClearWaker(&self.inner.waker);
+            task::park(&task, WaitOn::Object("Waiter", self.inner.site));
+        }
+    }
+}
+
+struct ClearWaker<'a>(&'a RefCell<Option<Waker>>);
+
+impl Drop for ClearWaker<'_> {
+    fn drop(&mut self) {
+        self.0.borrow_mut().take();
+    }
+}
+
+impl<T> fmt::Debug for Waiter<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Waiter")
+            .field("ready", &self.ready())
+            .field("created_at", &self.inner.site)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn callbacks_from_other_threads_wake_the_hub() {
+        let w = Waiter::new();
+        let remote = remote();
+        let w2 = w.clone();
+        // The waiter is !Send: hand the other thread a callback that fills it on this thread
+        // through a value that is Send.
+        let slot = Rc::new(RefCell::new(None::<u32>));
+        let s = slot.clone();
+        let deliver = move || w2.switch(s.borrow_mut().take().unwrap_or(7));
+        hub_local_callback(Box::new(deliver));
+        remote.hold();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            remote.run_callback(Box::new(run_local_callbacks));
+            remote.release();
+        });
+        assert_eq!(w.get(), 7);
+        t.join().unwrap();
+    }
+
+    thread_local! {
+        static LOCAL: RefCell<Vec<Box<dyn FnOnce()>>> = const { RefCell::new(Vec::new()) };
+    }
+
+    fn hub_local_callback(f: Box<dyn FnOnce()>) {
+        LOCAL.with(|l| l.borrow_mut().push(f));
+    }
+
+    fn run_local_callbacks() {
+        for f in LOCAL.with(|l| std::mem::take(&mut *l.borrow_mut())) {
+            f();
+        }
+    }
+}

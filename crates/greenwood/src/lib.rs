@@ -1,0 +1,82 @@
+//! gevent for Rust: green threads ("greenlets") that look like ordinary blocking code and
+//! scale like an event loop. No `async`, no `.await`, no runtime object, no entry-point macro.
+//!
+//! The seed's downloader, with `sleep` standing in for the network until the `net` module
+//! exists:
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//!
+//! fn download(user: u32) -> usize {
+//!     greenwood::sleep(Duration::from_millis(50)); // blocks this greenlet only
+//!     1_000 + user as usize
+//! }
+//!
+//! let start = Instant::now();
+//! let jobs: Vec<_> = (0..1_000).map(|u| greenwood::spawn(move || download(u))).collect();
+//! greenwood::joinall(&jobs);
+//! let bytes: usize = jobs.iter().map(|g| g.get().unwrap()).sum();
+//! assert_eq!(bytes, 1_000 * 1_000 + 999 * 1_000 / 2);
+//! // A thousand 50 ms downloads, one thread, about 50 ms.
+//! assert!(start.elapsed() < Duration::from_secs(5));
+//! ```
+//!
+//! - [`spawn`], [`spawn_later`] and [`Builder`] start greenlets; a [`Greenlet<T>`] joins,
+//!   gets the value (or the panic message), kills, and links callbacks.
+//! - [`joinall`], [`JoinAll`], [`killall`], [`wait`], [`wait_count`], [`iwait`] wait on many.
+//! - [`sleep`] (and `sleep(Duration::ZERO)` to yield), [`idle`], [`getcurrent`].
+//! - [`Timeout`] and [`with_timeout`] interrupt any blocking call; [`Elapsed`] says which.
+//! - A greenlet that panics does not take the others down: the panic is reported once, with
+//!   the greenlet's name and spawn site, and [`Greenlet::get`] returns it.
+//! - When the main greenlet waits on something nothing can ever wake, the call fails with a
+//!   [`LoopExit`] message naming what it waits on and where that was spawned or created.
+//! - [`hub`]: the per-thread event loop everything runs on, its one blocking primitive
+//!   ([`hub::Waiter`]), and the design (in its source).
+//!
+//! Greenlets belong to the thread that spawned them (`!Send`); each thread that uses greenwood
+//! gets its own hub, lazily.
+
+#![deny(unsafe_code)]
+#![deny(missing_docs, missing_debug_implementations)]
+
+mod error;
+mod greenlet;
+pub mod hub;
+mod task;
+mod timeout;
+mod timer;
+mod wait;
+mod waitlist;
+
+pub use crate::error::{Elapsed, ErrorKind, GreenletError, LoopExit};
+pub use crate::greenlet::{getcurrent, spawn, spawn_later, AnyGreenlet, Builder, Greenlet, LinkId};
+pub use crate::hub::{idle, sleep};
+pub use crate::timeout::{with_timeout, Timeout};
+pub use crate::wait::{
+    iwait, joinall, killall, killall_timeout, wait, wait_count, Iwait, JoinAll, Waitable,
+};
+
+/// Sets this thread's handler for greenlets that fail (panic, or an uncaught [`Timeout`]); the
+/// default prints one line to stderr: `greenwood: greenlet 'NAME' (spawned at FILE:LINE:COL)
+/// panicked: MESSAGE`. Killed greenlets are not failures. `None` restores the default.
+///
+/// Rust's panic hook still prints the panic where it happened, as for any panic; this report
+/// adds which greenlet it was and where it was spawned, once, when the greenlet ends.
+///
+/// # Examples
+///
+/// ```
+/// use std::{cell::RefCell, rc::Rc};
+///
+/// let failures = Rc::new(RefCell::new(Vec::new()));
+/// let f = failures.clone();
+/// greenwood::set_failure_handler(Some(Box::new(move |e| f.borrow_mut().push(e.to_string()))));
+/// let g = greenwood::Builder::new().name("resizer").spawn(|| -> () { panic!("bad jpeg") })?;
+/// g.join();
+/// assert!(failures.borrow()[0].starts_with("greenlet 'resizer' (spawned at"));
+/// assert!(failures.borrow()[0].ends_with("panicked: bad jpeg"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn set_failure_handler(handler: Option<hub::FailureHandler>) {
+    hub::get_hub().set_failure_handler(handler);
+}

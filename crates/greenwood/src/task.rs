@@ -1,0 +1,395 @@
+//! The per-greenlet record and the one blocking primitive: park the current greenlet, switch to
+//! the hub, and come back when a [`Waker`] (or an interrupt) schedules it again.
+//!
+//! Every greenlet that blocks has a [`Task`]: spawned ones get it at spawn, the main greenlet
+//! (and any greenlet created with the `greenlet` crate directly) the first time it blocks. It
+//! hangs off the greenlet's data slot, so finding the current one costs a thread-local read.
+//!
+//! A park is identified by the task's `seq`, which moves on every time a park ends. A `Waker`
+//! records the `seq` it was made for, so a wake-up that arrives late (the greenlet already
+//! left that park because of a timeout or a kill) is ignored instead of waking it out of a
+//! later, unrelated park. That is what lets wait lists keep plain entries and let stale ones
+//! die lazily.
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::panic::{self, Location};
+use std::rc::Rc;
+
+use greenlet::GreenletExit;
+
+use crate::error::{Elapsed, ErrorKind, GreenletError, LoopExit};
+use crate::hub::{self, Ready};
+use crate::timer::TimerKey;
+use crate::waitlist::WaitList;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Spawned,
+    /// A thread's main greenlet.
+    Main,
+    /// A greenlet made with the `greenlet` crate directly.
+    Raw,
+    /// The hub's own greenlet: it must never park.
+    Hub,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Park {
+    /// Running, or switched away from without parking (raw greenlet switches).
+    Running,
+    /// In `park`, waiting for a wake-up.
+    Parked,
+    /// In the hub's ready queue: the hub will switch to it.
+    Scheduled,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Status {
+    /// Spawned, not yet switched to.
+    New,
+    Started,
+    Done,
+}
+
+/// Why the hub resumed a parked greenlet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Resume {
+    Normal,
+    Interrupt,
+    LoopExit,
+}
+
+/// What interrupts a greenlet at its next blocking point.
+#[derive(Clone, Debug)]
+pub(crate) enum Interrupt {
+    Kill,
+    Timeout(Elapsed),
+}
+
+pub(crate) enum Outcome {
+    Pending,
+    Value(Box<dyn Any>),
+    Failed(ErrorKind, String),
+}
+
+/// What a parked greenlet waits on, kept for `LoopExit` messages (and later the monitor).
+#[derive(Clone)]
+pub(crate) enum WaitOn {
+    Greenlet(Rc<Task>),
+    Object(&'static str, &'static Location<'static>),
+    Sleep(std::time::Duration),
+    Idle,
+    Any(usize),
+}
+
+/// A link callback and its id.
+pub(crate) type Link = (u64, Box<dyn FnOnce()>);
+
+pub(crate) struct Task {
+    pub(crate) id: u64,
+    pub(crate) kind: Kind,
+    pub(crate) name: Option<Box<str>>,
+    pub(crate) site: Option<&'static Location<'static>>,
+    /// Spawned greenlets: from spawn until dropped. Others: only while parked (so a task and
+    /// its greenlet never keep each other alive).
+    pub(crate) glet: RefCell<Option<greenlet::Greenlet>>,
+    pub(crate) park: Cell<Park>,
+    seq: Cell<u32>,
+    resume: Cell<Resume>,
+    interrupt: RefCell<Option<Interrupt>>,
+    pending: RefCell<Vec<Interrupt>>,
+    waiting_on: RefCell<Option<WaitOn>>,
+    pub(crate) status: Cell<Status>,
+    pub(crate) outcome: RefCell<Outcome>,
+    pub(crate) joiners: WaitList,
+    pub(crate) links: RefCell<Vec<Link>>,
+    /// Key in the hub's table of live spawned greenlets.
+    pub(crate) slot: Cell<usize>,
+    /// `spawn_later`'s start timer.
+    pub(crate) start_timer: Cell<Option<TimerKey>>,
+}
+
+impl Task {
+    pub(crate) fn new(
+        kind: Kind,
+        id: u64,
+        name: Option<Box<str>>,
+        site: Option<&'static Location<'static>>,
+    ) -> Task {
+        Task {
+            id,
+            kind,
+            name,
+            site,
+            glet: RefCell::new(None),
+            park: Cell::new(Park::Running),
+            seq: Cell::new(0),
+            resume: Cell::new(Resume::Normal),
+            interrupt: RefCell::new(None),
+            pending: RefCell::new(Vec::new()),
+            waiting_on: RefCell::new(None),
+            status: Cell::new(Status::Started),
+            outcome: RefCell::new(Outcome::Pending),
+            joiners: WaitList::new(),
+            links: RefCell::new(Vec::new()),
+            slot: Cell::new(usize::MAX),
+            start_timer: Cell::new(None),
+        }
+    }
+
+    pub(crate) fn greenlet(&self) -> Option<greenlet::Greenlet> {
+        self.glet.borrow().clone()
+    }
+
+    /// A waker for this task's next park. Take it just before parking.
+    pub(crate) fn waker(self: &Rc<Task>) -> Waker {
+        Waker {
+            task: self.clone(),
+            seq: self.seq.get(),
+        }
+    }
+
+    /// Makes a parked task runnable with `resume` as the reason; false if it is not parked.
+    fn schedule(self: &Rc<Task>, resume: Resume) -> bool {
+        if self.park.get() != Park::Parked {
+            return false;
+        }
+        self.park.set(Park::Scheduled);
+        self.resume.set(resume);
+        hub::push_ready(Ready::Resume(self.clone()));
+        true
+    }
+
+    /// Interrupts the task where it is parked or, if it is runnable, at its next blocking
+    /// point (so a wake-up it already received is not lost).
+    pub(crate) fn interrupt(self: &Rc<Task>, i: Interrupt) {
+        if self.park.get() == Park::Parked {
+            *self.interrupt.borrow_mut() = Some(i);
+            self.schedule(Resume::Interrupt);
+        } else {
+            self.pending.borrow_mut().push(i);
+        }
+    }
+
+    /// Forgets a timeout that is no longer wanted (its guard was dropped).
+    pub(crate) fn forget_timeout(&self, id: u64) {
+        self.pending
+            .borrow_mut()
+            .retain(|i| !matches!(i, Interrupt::Timeout(e) if e.id == id));
+    }
+
+    /// Wakes the task with `LoopExit` if it is parked.
+    pub(crate) fn loop_exit(self: &Rc<Task>) -> bool {
+        self.schedule(Resume::LoopExit)
+    }
+
+    pub(crate) fn is_done(&self) -> bool {
+        self.status.get() == Status::Done
+    }
+
+    pub(crate) fn waiting_on(&self) -> Option<WaitOn> {
+        self.waiting_on.borrow().clone()
+    }
+
+    /// `greenlet 'NAME'`, as `greenlet::Greenlet` shows it.
+    pub(crate) fn label(&self) -> String {
+        match (&self.name, self.kind) {
+            (_, Kind::Main) => "the main greenlet".to_string(),
+            (_, Kind::Hub) => "the hub".to_string(),
+            (Some(n), _) => format!("greenlet '{n}'"),
+            (None, _) => format!("greenlet 'greenlet-{}'", self.id),
+        }
+    }
+
+    pub(crate) fn error(&self, kind: ErrorKind, message: String) -> GreenletError {
+        GreenletError {
+            kind,
+            greenlet: self.label(),
+            site: self.site,
+            message,
+        }
+    }
+}
+
+impl fmt::Debug for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.label())
+    }
+}
+
+/// Wakes one particular park of one task; a no-op once that park is over.
+#[derive(Clone)]
+pub(crate) struct Waker {
+    task: Rc<Task>,
+    seq: u32,
+}
+
+impl Waker {
+    /// Schedules the task if it is still in the park this waker was made for.
+    pub(crate) fn wake(&self) -> bool {
+        self.task.seq.get() == self.seq && self.task.schedule(Resume::Normal)
+    }
+}
+
+/// The task of the running greenlet, created on its first use.
+pub(crate) fn current() -> Rc<Task> {
+    if let Some(data) = greenlet::current_data() {
+        if let Ok(task) = data.downcast::<Task>() {
+            return task;
+        }
+    }
+    attach_current()
+}
+
+#[cold]
+fn attach_current() -> Rc<Task> {
+    let g = greenlet::getcurrent();
+    let kind = if g.is_main() { Kind::Main } else { Kind::Raw };
+    let name = g.name().map(Box::from);
+    let task = Rc::new(Task::new(kind, g.id(), name, None));
+    g.set_data(Some(task.clone()));
+    if kind == Kind::Main {
+        hub::set_main_task(&task);
+    }
+    task
+}
+
+/// Parks the current greenlet until a [`Waker`] made for this park wakes it, an interrupt
+/// arrives (kill, timeout: raised here as an unwind), or the hub finds that nothing can ever
+/// wake it (`LoopExit`: a panic naming `what`).
+///
+/// Interrupts that arrived while the greenlet was runnable are raised here, before parking.
+/// While the greenlet is unwinding (a destructor that blocks during a kill) interrupts wait
+/// for the next park, since a second unwind would abort.
+pub(crate) fn park(task: &Rc<Task>, what: WaitOn) {
+    if task.kind == Kind::Hub {
+        panic!(
+            "greenwood: a blocking call ran inside the hub (in a callback or a link); callbacks \
+             must not block: spawn a greenlet for the blocking work instead"
+        );
+    }
+    if task.kind == Kind::Raw {
+        hub::note_raw_park(task);
+    }
+    if !std::thread::panicking() {
+        let next = task.pending.borrow_mut().pop();
+        if let Some(i) = next {
+            task.seq.set(task.seq.get().wrapping_add(1));
+            raise(i);
+        }
+    }
+    task.park.set(Park::Parked);
+    *task.waiting_on.borrow_mut() = Some(what);
+    switch_to_hub(task);
+    let what = task.waiting_on.borrow_mut().take();
+    task.park.set(Park::Running);
+    task.seq.set(task.seq.get().wrapping_add(1));
+    match task.resume.replace(Resume::Normal) {
+        Resume::Normal => {}
+        Resume::Interrupt => {
+            let i = task.interrupt.borrow_mut().take();
+            if let Some(i) = i {
+                if std::thread::panicking() {
+                    task.pending.borrow_mut().push(i);
+                } else {
+                    raise(i);
+                }
+            }
+        }
+        Resume::LoopExit => {
+            let e = loop_exit_error(task, what.as_ref());
+            panic!("{e}");
+        }
+    }
+}
+
+/// Puts the current greenlet at the back of the ready queue and switches to the hub: every
+/// greenlet already runnable runs before it does (gevent's `sleep(0)`).
+pub(crate) fn yield_now(task: &Rc<Task>) {
+    if task.kind == Kind::Hub {
+        return;
+    }
+    task.park.set(Park::Parked);
+    task.schedule(Resume::Normal);
+    switch_to_hub(task);
+    task.park.set(Park::Running);
+    task.seq.set(task.seq.get().wrapping_add(1));
+    task.resume.set(Resume::Normal);
+    // An interrupt that came meanwhile was queued as pending: raise it here, as gevent's
+    // `sleep(0)` would.
+    if !std::thread::panicking() {
+        let next = task.pending.borrow_mut().pop();
+        if let Some(i) = next {
+            raise(i);
+        }
+    }
+}
+
+fn switch_to_hub(task: &Rc<Task>) {
+    let hub = hub::hub_greenlet();
+    if task.kind != Kind::Spawned {
+        *task.glet.borrow_mut() = Some(greenlet::getcurrent());
+    }
+    hub.switch(());
+    if task.kind != Kind::Spawned {
+        task.glet.borrow_mut().take();
+    }
+}
+
+fn raise(i: Interrupt) -> ! {
+    match i {
+        Interrupt::Kill => panic::resume_unwind(Box::new(GreenletExit)),
+        Interrupt::Timeout(e) => panic::resume_unwind(Box::new(e)),
+    }
+}
+
+fn loop_exit_error(task: &Task, what: Option<&WaitOn>) -> LoopExit {
+    let mut message = format!(
+        "greenwood: LoopExit: {} would block forever: it waits on ",
+        task.label()
+    );
+    match what {
+        Some(w) => describe(w, &mut message, 0),
+        None => message.push_str("something unknown"),
+    }
+    message.push_str(
+        ", and nothing left in the hub can wake it (no greenlet is runnable, no timer is \
+         pending, no I/O or thread-pool work is outstanding)",
+    );
+    LoopExit { message }
+}
+
+/// Describes `what`, following the chain of greenlets waiting on greenlets a few steps.
+fn describe(what: &WaitOn, out: &mut String, depth: usize) {
+    use std::fmt::Write;
+    match what {
+        WaitOn::Greenlet(t) => {
+            out.push_str(&t.label());
+            if let Some(site) = t.site {
+                let _ = write!(out, " (spawned at {site})");
+            }
+            if t.status.get() == Status::New {
+                out.push_str(", which has not started");
+            } else if let Some(next) = t.waiting_on() {
+                if depth < 4 {
+                    out.push_str(", which waits on ");
+                    describe(&next, out, depth + 1);
+                } else {
+                    out.push_str(", which waits on ...");
+                }
+            }
+        }
+        WaitOn::Object(kind, site) => {
+            let _ = write!(out, "{kind} created at {site}");
+        }
+        WaitOn::Sleep(d) => {
+            let _ = write!(out, "sleep({d:?})");
+        }
+        WaitOn::Idle => out.push_str("idle()"),
+        WaitOn::Any(n) => {
+            let _ = write!(out, "any of {n} objects");
+        }
+    }
+}

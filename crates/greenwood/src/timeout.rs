@@ -1,0 +1,159 @@
+//! Timeouts: interrupt the current greenlet's next blocking point after a duration.
+
+use std::fmt;
+use std::panic::{self, AssertUnwindSafe, Location};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::error::Elapsed;
+use crate::hub::{self, TimerAction};
+use crate::task::{self, Interrupt, Task};
+use crate::timer::TimerKey;
+
+/// A guard that interrupts the greenlet that created it, `duration` after it was created, at
+/// the blocking call it is parked in then (or its next one): that call unwinds with an
+/// [`Elapsed`] payload, so destructors run on the way out. Dropping the guard (or
+/// [`cancel`](Timeout::cancel)) disarms it; a timeout that fires after its guard is gone does
+/// nothing.
+///
+/// [`with_timeout`] catches its own timeout and returns `Err(Elapsed)`; prefer it. A bare
+/// `Timeout` that nobody catches ends a spawned greenlet with an error of kind `TimedOut`
+/// (reported like a panic), and unwinds the main greenlet like an uncaught panic. Nested
+/// timeouts each catch only their own.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let g = greenwood::spawn(|| {
+///     let _t = greenwood::Timeout::start(Duration::from_millis(5));
+///     greenwood::sleep(Duration::from_secs(60)); // interrupted here
+/// });
+/// # greenwood::set_failure_handler(Some(Box::new(|_| {})));
+/// assert_eq!(g.get().unwrap_err().kind(), greenwood::ErrorKind::TimedOut);
+/// ```
+pub struct Timeout {
+    id: u64,
+    key: Option<TimerKey>,
+    task: Rc<Task>,
+    duration: Duration,
+    site: &'static Location<'static>,
+}
+
+fn next_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+impl Timeout {
+    /// Arms a timeout for the current greenlet.
+    #[track_caller]
+    pub fn start(duration: Duration) -> Timeout {
+        let task = task::current();
+        let id = next_id();
+        let site = Location::caller();
+        let elapsed = Elapsed { id, duration, site };
+        let key = hub::add_timer(
+            duration,
+            TimerAction::Interrupt(task.clone(), Interrupt::Timeout(elapsed)),
+        );
+        Timeout {
+            id,
+            key: Some(key),
+            task,
+            duration,
+            site,
+        }
+    }
+
+    /// Disarms the timeout (the same as dropping it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let t = greenwood::Timeout::start(Duration::from_millis(1));
+    /// t.cancel();
+    /// greenwood::sleep(Duration::from_millis(5)); // not interrupted
+    /// ```
+    pub fn cancel(self) {}
+
+    /// The duration it was set for.
+    pub fn duration(&self) -> Duration {
+        self.duration
+    }
+
+    /// Whether `payload` (caught with `catch_unwind`) is this timeout firing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let t = greenwood::Timeout::start(Duration::from_millis(1));
+    /// let r = std::panic::catch_unwind(|| greenwood::sleep(Duration::from_secs(60)));
+    /// assert!(t.is(&*r.unwrap_err()));
+    /// ```
+    pub fn is(&self, payload: &(dyn std::any::Any + Send)) -> bool {
+        payload
+            .downcast_ref::<Elapsed>()
+            .is_some_and(|e| e.id == self.id)
+    }
+}
+
+impl Drop for Timeout {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            hub::cancel_timer(key);
+        }
+        // Fired while the greenlet was runnable and not raised yet: forget it.
+        self.task.forget_timeout(self.id);
+    }
+}
+
+impl fmt::Debug for Timeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timeout")
+            .field("duration", &self.duration)
+            .field("set_at", &self.site)
+            .finish()
+    }
+}
+
+/// Runs `f` in the current greenlet, interrupting it if it is still running after `duration`;
+/// `Err(Elapsed)` then. Every blocking call in greenwood honours it.
+///
+/// An inner `with_timeout` that fires is caught by itself; an outer one that fires unwinds
+/// through the inner ones to its own. Panics of `f` pass through unchanged.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let fast = greenwood::with_timeout(Duration::from_secs(5), || 1 + 1);
+/// assert_eq!(fast, Ok(2));
+///
+/// let slow = greenwood::with_timeout(Duration::from_millis(5), || {
+///     greenwood::sleep(Duration::from_secs(60));
+/// });
+/// assert!(slow.is_err());
+/// ```
+#[track_caller]
+pub fn with_timeout<T>(duration: Duration, f: impl FnOnce() -> T) -> Result<T, Elapsed> {
+    let t = Timeout::start(duration);
+    let r = panic::catch_unwind(AssertUnwindSafe(f));
+    let id = t.id;
+    drop(t);
+    match r {
+        Ok(v) => Ok(v),
+        Err(p) => match p.downcast::<Elapsed>() {
+            Ok(e) if e.id == id => Err(*e),
+            Ok(e) => panic::resume_unwind(e),
+            Err(p) => panic::resume_unwind(p),
+        },
+    }
+}

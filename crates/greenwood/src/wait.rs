@@ -1,0 +1,363 @@
+//! Waiting on many things at once: `joinall`, `killall`, `wait`, `iwait`.
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use crate::error::GreenletError;
+use crate::greenlet::{AnyGreenlet, Greenlet};
+use crate::hub::{self, TimerAction, TimerGuard};
+use crate::task::{self, WaitOn};
+use crate::waitlist::{Collector, Notify, WaitList};
+
+/// Something a greenlet can wait on with [`wait`] and [`iwait`]: greenlets, and the events
+/// of [`event`](crate) built on the hub. Sealed: only greenwood's types implement it.
+pub trait Waitable: private::Sealed {
+    /// Whether waiting on it would return at once.
+    fn is_ready(&self) -> bool;
+}
+
+pub(crate) mod private {
+    pub trait Sealed {
+        #[doc(hidden)]
+        fn wait_list(&self) -> &crate::waitlist::WaitList;
+    }
+}
+
+impl<T: 'static> private::Sealed for Greenlet<T> {
+    fn wait_list(&self) -> &WaitList {
+        &self.task().joiners
+    }
+}
+
+impl<T: 'static> Waitable for Greenlet<T> {
+    fn is_ready(&self) -> bool {
+        self.ready()
+    }
+}
+
+impl private::Sealed for AnyGreenlet {
+    fn wait_list(&self) -> &WaitList {
+        &self.task().joiners
+    }
+}
+
+impl Waitable for AnyGreenlet {
+    fn is_ready(&self) -> bool {
+        self.ready()
+    }
+}
+
+impl<W: Waitable + ?Sized> private::Sealed for &W {
+    fn wait_list(&self) -> &WaitList {
+        (**self).wait_list()
+    }
+}
+
+impl<W: Waitable + ?Sized> Waitable for &W {
+    fn is_ready(&self) -> bool {
+        (**self).is_ready()
+    }
+}
+
+/// Yields the index of each object as it becomes ready, in the order they do; see [`iwait`].
+pub struct Iwait<'a, W: Waitable> {
+    objects: &'a [W],
+    collector: Rc<Collector>,
+    /// Wait-list keys, for removing our entries when dropped; `None` for objects that were
+    /// ready at the start.
+    keys: Vec<Option<u64>>,
+    yielded: usize,
+    timeout: Option<Duration>,
+    deadline: Option<Instant>,
+}
+
+impl<W: Waitable> std::fmt::Debug for Iwait<'_, W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Iwait")
+            .field("objects", &self.objects.len())
+            .field("yielded", &self.yielded)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// Iterates over `objects` as they become ready, yielding each one's index once, in the order
+/// they became ready (those ready from the start first, in slice order).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let slow = greenwood::spawn(|| greenwood::sleep(Duration::from_millis(30)));
+/// let fast = greenwood::spawn(|| greenwood::sleep(Duration::from_millis(1)));
+/// let order: Vec<usize> = greenwood::iwait(&[slow, fast]).collect();
+/// assert_eq!(order, [1, 0]);
+/// ```
+pub fn iwait<W: Waitable>(objects: &[W]) -> Iwait<'_, W> {
+    let collector = Collector::new();
+    let keys = objects
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            if o.is_ready() {
+                collector.push(i);
+                None
+            } else {
+                Some(o.wait_list().add(Notify::Collect(collector.clone(), i)))
+            }
+        })
+        .collect();
+    Iwait {
+        objects,
+        collector,
+        keys,
+        yielded: 0,
+        timeout: None,
+        deadline: None,
+    }
+}
+
+impl<W: Waitable> Iwait<'_, W> {
+    /// Stops yielding once `timeout` has passed (measured from the first call to `next`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let never = greenwood::spawn(|| greenwood::sleep(Duration::from_secs(60)));
+    /// let ready: Vec<usize> =
+    ///     greenwood::iwait(&[never.clone()]).timeout(Duration::from_millis(5)).collect();
+    /// assert!(ready.is_empty());
+    /// never.kill();
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+}
+
+impl<W: Waitable> Iterator for Iwait<'_, W> {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        if self.yielded == self.objects.len() {
+            return None;
+        }
+        loop {
+            if let Some(i) = self.collector.pop() {
+                self.yielded += 1;
+                self.keys[i] = None;
+                return Some(i);
+            }
+            let me = task::current();
+            let waker = me.waker();
+            let _timer = match self.timeout {
+                Some(d) => {
+                    let deadline = *self.deadline.get_or_insert_with(|| Instant::now() + d);
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return None;
+                    }
+                    Some(TimerGuard(hub::add_timer(
+                        left,
+                        TimerAction::Wake(waker.clone()),
+                    )))
+                }
+                None => None,
+            };
+            self.collector.set_waker(Some(waker));
+            task::park(&me, WaitOn::Any(self.objects.len() - self.yielded));
+            self.collector.set_waker(None);
+        }
+    }
+}
+
+impl<W: Waitable> Drop for Iwait<'_, W> {
+    fn drop(&mut self) {
+        self.collector.set_waker(None);
+        for (o, key) in self.objects.iter().zip(&self.keys) {
+            if let Some(key) = key {
+                o.wait_list().remove(*key);
+            }
+        }
+    }
+}
+
+/// Waits until every object is ready.
+///
+/// # Examples
+///
+/// ```
+/// let a = greenwood::spawn(|| 1);
+/// let b = greenwood::spawn(|| 2).as_any();
+/// greenwood::wait(&[&a.as_any(), &b]);
+/// assert!(a.ready() && b.ready());
+/// ```
+pub fn wait<W: Waitable>(objects: &[W]) {
+    for _ in iwait(objects) {}
+}
+
+/// Waits until `count` objects are ready or `timeout` passes, whichever comes first; returns
+/// the indices of those that became ready, in order.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let gs: Vec<_> = (0..3u64)
+///     .map(|i| greenwood::spawn(move || greenwood::sleep(Duration::from_millis(1 + 50 * i))))
+///     .collect();
+/// let first = greenwood::wait_count(&gs, 1, Some(Duration::from_secs(5)));
+/// assert_eq!(first, [0]);
+/// greenwood::killall(&gs);
+/// ```
+pub fn wait_count<W: Waitable>(
+    objects: &[W],
+    count: usize,
+    timeout: Option<Duration>,
+) -> Vec<usize> {
+    let mut it = iwait(objects);
+    if let Some(t) = timeout {
+        it = it.timeout(t);
+    }
+    it.take(count).collect()
+}
+
+/// Waits for every greenlet to finish (gevent's `joinall`).
+///
+/// # Panics
+///
+/// With `LoopExit` if one of them can never finish, and with the interrupts of
+/// [`sleep`](crate::sleep).
+///
+/// # Examples
+///
+/// ```
+/// let gs: Vec<_> = (0..10).map(|i| greenwood::spawn(move || i)).collect();
+/// greenwood::joinall(&gs);
+/// assert!(gs.iter().all(|g| g.successful()));
+/// ```
+pub fn joinall<T: 'static>(greenlets: &[Greenlet<T>]) {
+    for g in greenlets {
+        g.join();
+    }
+}
+
+/// `joinall` with gevent's options: a timeout, a count, and stopping at the first failure.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let gs = vec![
+///     greenwood::spawn(|| -> u8 { panic!("bad input") }),
+///     greenwood::spawn(|| { greenwood::sleep(Duration::from_secs(60)); 1 }),
+/// ];
+/// let err = greenwood::JoinAll::new(&gs).stop_on_error().run().unwrap_err();
+/// assert_eq!(err.message(), "bad input");
+/// greenwood::killall(&gs);
+/// ```
+#[derive(Debug)]
+pub struct JoinAll<'a, T> {
+    greenlets: &'a [Greenlet<T>],
+    timeout: Option<Duration>,
+    count: Option<usize>,
+    stop_on_error: bool,
+}
+
+impl<'a, T: 'static> JoinAll<'a, T> {
+    /// Joins all of `greenlets`, with no timeout.
+    pub fn new(greenlets: &'a [Greenlet<T>]) -> Self {
+        JoinAll {
+            greenlets,
+            timeout: None,
+            count: None,
+            stop_on_error: false,
+        }
+    }
+
+    /// Gives up after `timeout`.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Returns once `count` greenlets have finished.
+    pub fn count(mut self, count: usize) -> Self {
+        self.count = Some(count);
+        self
+    }
+
+    /// Returns the first failure (panic, kill, timeout) as soon as it happens (gevent's
+    /// `raise_error=True`).
+    pub fn stop_on_error(mut self) -> Self {
+        self.stop_on_error = true;
+        self
+    }
+
+    /// Waits; returns the indices of the greenlets that finished, in the order they did.
+    ///
+    /// # Errors
+    ///
+    /// With `stop_on_error`, the first greenlet's failure.
+    pub fn run(self) -> Result<Vec<usize>, GreenletError> {
+        let mut it = iwait(self.greenlets);
+        if let Some(t) = self.timeout {
+            it = it.timeout(t);
+        }
+        let want = self.count.unwrap_or(self.greenlets.len());
+        let mut done = Vec::new();
+        for i in it.take(want) {
+            if self.stop_on_error {
+                if let Some(e) = self.greenlets[i].error() {
+                    return Err(e);
+                }
+            }
+            done.push(i);
+        }
+        Ok(done)
+    }
+}
+
+/// Kills every greenlet and waits for all of them to die.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let gs: Vec<_> = (0..5).map(|_| greenwood::spawn(|| greenwood::sleep(Duration::from_secs(60)))).collect();
+/// greenwood::killall(&gs);
+/// assert!(gs.iter().all(|g| g.dead()));
+/// ```
+pub fn killall<T: 'static>(greenlets: &[Greenlet<T>]) {
+    for g in greenlets {
+        g.kill_nowait();
+    }
+    joinall(greenlets);
+}
+
+/// Kills every greenlet and waits at most `timeout` for them to die; true if they all did.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let gs: Vec<_> = (0..5).map(|_| greenwood::spawn(|| greenwood::sleep(Duration::from_secs(60)))).collect();
+/// assert!(greenwood::killall_timeout(&gs, Duration::from_secs(1)));
+/// ```
+pub fn killall_timeout<T: 'static>(greenlets: &[Greenlet<T>], timeout: Duration) -> bool {
+    for g in greenlets {
+        g.kill_nowait();
+    }
+    JoinAll::new(greenlets)
+        .timeout(timeout)
+        .run()
+        .map(|done| done.len() == greenlets.len())
+        .unwrap_or(false)
+}

@@ -1,0 +1,159 @@
+//! Wait lists: who to wake when something becomes ready. Every waitable object (a greenlet's
+//! end, and the events, locks and queues built on the hub) keeps one.
+//!
+//! Entries are either a [`Waker`] for one parked greenlet, or a slot in a [`Collector`] that
+//! `wait`/`iwait` use to learn *which* of many objects became ready without rescanning them
+//! all. An entry is removed by key when its waiter gives up (timeout, kill), so lists do not
+//! grow with abandoned waits; a wake-up that races with such an exit is made harmless by the
+//! waker's park sequence number.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use crate::task::Waker;
+
+/// What to do when the object becomes ready.
+pub(crate) enum Notify {
+    Wake(Waker),
+    Collect(Rc<Collector>, usize),
+}
+
+impl Notify {
+    fn notify(&self) -> bool {
+        match self {
+            Notify::Wake(w) => w.wake(),
+            Notify::Collect(c, index) => {
+                c.push(*index);
+                true
+            }
+        }
+    }
+}
+
+/// Gathers the indices of the objects that became ready, for one waiting greenlet.
+pub(crate) struct Collector {
+    fired: RefCell<VecDeque<usize>>,
+    waker: RefCell<Option<Waker>>,
+}
+
+impl Collector {
+    pub(crate) fn new() -> Rc<Collector> {
+        Rc::new(Collector {
+            fired: RefCell::new(VecDeque::new()),
+            waker: RefCell::new(None),
+        })
+    }
+
+    /// Records that object `index` is ready and wakes the waiter.
+    pub(crate) fn push(&self, index: usize) {
+        self.fired.borrow_mut().push_back(index);
+        let w = self.waker.borrow().clone();
+        if let Some(w) = w {
+            w.wake();
+        }
+    }
+
+    pub(crate) fn pop(&self) -> Option<usize> {
+        self.fired.borrow_mut().pop_front()
+    }
+
+    /// Who to wake on the next push (the waiter, just before it parks).
+    pub(crate) fn set_waker(&self, w: Option<Waker>) {
+        *self.waker.borrow_mut() = w;
+    }
+}
+
+/// `pub` only so the sealed [`Waitable`](crate::Waitable) trait can name it; the module is
+/// private.
+#[derive(Default)]
+pub struct WaitList {
+    entries: RefCell<VecDeque<(u64, Notify)>>,
+    next_key: Cell<u64>,
+}
+
+impl WaitList {
+    pub(crate) fn new() -> WaitList {
+        WaitList::default()
+    }
+
+    /// Adds a waiter at the back; the key removes it.
+    pub(crate) fn add(&self, n: Notify) -> u64 {
+        let key = self.next_key.get();
+        self.next_key.set(key + 1);
+        self.entries.borrow_mut().push_back((key, n));
+        key
+    }
+
+    /// Removes a waiter that gave up; false if it was already notified.
+    pub(crate) fn remove(&self, key: u64) -> bool {
+        let mut entries = self.entries.borrow_mut();
+        // Waiters that give up are usually the most recent ones.
+        match entries.iter().rposition(|(k, _)| *k == key) {
+            Some(i) => {
+                entries.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Notifies every waiter, in the order they arrived.
+    pub(crate) fn notify_all(&self) {
+        let entries = std::mem::take(&mut *self.entries.borrow_mut());
+        for (_, n) in entries {
+            n.notify();
+        }
+    }
+
+    /// Notifies the oldest waiter still waiting; false if there was none.
+    #[allow(dead_code)] // for the lock and queue primitives
+    pub(crate) fn notify_one(&self) -> bool {
+        loop {
+            let next = self.entries.borrow_mut().pop_front();
+            match next {
+                Some((_, n)) => {
+                    if n.notify() {
+                        return true;
+                    }
+                }
+                None => return false,
+            }
+        }
+    }
+
+    #[allow(dead_code)] // for the lock and queue primitives
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.borrow().is_empty()
+    }
+}
+
+impl std::fmt::Debug for WaitList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WaitList")
+            .field("waiters", &self.entries.borrow().len())
+            .finish()
+    }
+}
+
+/// Removes a waiter from its list when dropped, so a waiter that unwinds (kill, timeout) or
+/// gives up leaves nothing behind.
+pub(crate) struct Registration<'a> {
+    list: &'a WaitList,
+    key: u64,
+}
+
+impl<'a> Registration<'a> {
+    pub(crate) fn new(list: &'a WaitList, n: Notify) -> Registration<'a> {
+        Registration {
+            key: list.add(n),
+            list,
+        }
+    }
+}
+
+impl Drop for Registration<'_> {
+    fn drop(&mut self) {
+        self.list.remove(self.key);
+    }
+}
