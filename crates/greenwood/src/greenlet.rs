@@ -239,6 +239,7 @@ where
 {
     let task = task::current();
     task.status.set(Status::Started);
+    task.ran.set(true);
     let outcome = match panic::catch_unwind(AssertUnwindSafe(f)) {
         Ok(v) => Outcome::Value(Box::new(v)),
         Err(p) => {
@@ -652,7 +653,7 @@ impl<T: 'static> Greenlet<T> {
 
     /// Whether its function has begun running.
     pub fn started(&self) -> bool {
-        self.task.status.get() != Status::New
+        self.task.ran.get()
     }
 
     /// The name given by [`Builder::name`].

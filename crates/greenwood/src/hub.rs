@@ -164,10 +164,23 @@ pub(crate) struct HubInner {
 
 thread_local! {
     static HUB: OnceCell<Rc<HubInner>> = const { OnceCell::new() };
+    static TOUCHED: Cell<bool> = const { Cell::new(false) };
 }
 
 fn with<R>(f: impl FnOnce(&Rc<HubInner>) -> R) -> R {
+    if !TOUCHED.get() {
+        first_touch();
+    }
     HUB.with(|h| f(h.get_or_init(create)))
+}
+
+/// Thread-local destructors run in reverse order of first use. The greenlet crate's state
+/// must outlive the hub, so that the hub's destructor can still unwind the greenlets parked
+/// at thread exit: touch it first.
+#[cold]
+fn first_touch() {
+    TOUCHED.set(true);
+    drop(greenlet::current_data());
 }
 
 /// Like `with`, but does nothing once the thread's hub is gone (thread exit).

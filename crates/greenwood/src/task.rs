@@ -102,6 +102,8 @@ pub(crate) struct Task {
     pending: RefCell<Vec<Interrupt>>,
     waiting_on: RefCell<Option<WaitOn>>,
     pub(crate) status: Cell<Status>,
+    /// Its function began running (false for one killed before it started).
+    pub(crate) ran: Cell<bool>,
     pub(crate) outcome: RefCell<Outcome>,
     pub(crate) joiners: WaitList,
     pub(crate) links: RefCell<Vec<Link>>,
@@ -131,6 +133,7 @@ impl Task {
             pending: RefCell::new(Vec::new()),
             waiting_on: RefCell::new(None),
             status: Cell::new(Status::Started),
+            ran: Cell::new(kind != Kind::Spawned),
             outcome: RefCell::new(Outcome::Pending),
             joiners: WaitList::new(),
             links: RefCell::new(Vec::new()),

@@ -1,0 +1,271 @@
+//! `Greenlet<T>`: spawn, join, get, take, kill, link.
+
+mod util;
+
+use std::time::Duration;
+
+use greenwood::hub::Waiter;
+use greenwood::{spawn, ErrorKind};
+use util::{capture_failures, counter, CallOnDrop, Log};
+
+const LONG: Duration = Duration::from_secs(3600);
+
+#[test]
+fn spawned_greenlets_start_only_when_the_spawner_blocks_in_fifo_order() {
+    let log = Log::new();
+    let gs: Vec<_> = (0..5)
+        .map(|i| {
+            let log = log.clone();
+            spawn(move || log.push(i))
+        })
+        .collect();
+    assert!(log.get().is_empty());
+    assert!(gs.iter().all(|g| !g.started()));
+    greenwood::joinall(&gs);
+    assert_eq!(log.get(), [0, 1, 2, 3, 4]);
+}
+
+#[test]
+fn get_returns_the_value_every_time_and_take_moves_it_out() {
+    let g = spawn(|| String::from("photo"));
+    assert_eq!(g.get().unwrap(), "photo");
+    assert_eq!(g.get().unwrap(), "photo");
+    assert_eq!(g.value().as_deref(), Some("photo"));
+    assert_eq!(g.take().unwrap(), "photo");
+    let err = g.take().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Taken);
+    assert_eq!(g.get().unwrap_err().kind(), ErrorKind::Taken);
+}
+
+#[test]
+fn a_panic_is_returned_by_get_and_does_not_stop_other_greenlets() {
+    let failures = capture_failures();
+    let bad = greenwood::Builder::new()
+        .name("bad")
+        .spawn(|| -> u32 { panic!("no photo for user {}", 7) })
+        .unwrap();
+    let good = spawn(|| {
+        greenwood::sleep(Duration::from_millis(1));
+        5
+    });
+    let err = bad.get().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Panicked);
+    assert_eq!(err.message(), "no photo for user 7");
+    assert_eq!(err.greenlet(), "greenlet 'bad'");
+    assert!(err
+        .spawned_at()
+        .unwrap()
+        .file()
+        .ends_with("tests/greenlet.rs"));
+    assert_eq!(good.get().unwrap(), 5);
+    assert!(!bad.successful() && bad.ready() && bad.dead());
+    assert_eq!(failures.get().len(), 1, "reported once");
+}
+
+#[test]
+fn killing_a_greenlet_that_has_not_started_means_it_never_runs() {
+    let ran = counter();
+    let dropped = counter();
+    let r = ran.clone();
+    let guard = CallOnDrop(dropped.clone());
+    let g = spawn(move || {
+        let _guard = guard;
+        r.set(1);
+    });
+    g.kill();
+    assert_eq!(dropped.get(), 1, "its function was dropped unrun");
+    assert!(g.dead() && !g.started());
+    assert_eq!(g.get().unwrap_err().kind(), ErrorKind::Killed);
+    greenwood::sleep(Duration::from_millis(2));
+    assert_eq!(ran.get(), 0);
+}
+
+#[test]
+fn killing_a_parked_greenlet_unwinds_it_where_it_waits() {
+    let dropped = counter();
+    let after = counter();
+    let (d, a) = (dropped.clone(), after.clone());
+    let g = spawn(move || {
+        let _guard = CallOnDrop(d);
+        greenwood::sleep(LONG);
+        a.set(1);
+    });
+    greenwood::sleep(Duration::ZERO);
+    assert!(g.started() && !g.dead());
+    g.kill();
+    assert!(g.dead());
+    assert_eq!(dropped.get(), 1);
+    assert_eq!(after.get(), 0);
+    let err = g.error().unwrap();
+    assert_eq!(err.kind(), ErrorKind::Killed);
+    assert!(err.to_string().ends_with("was killed"));
+    // Killing the dead does nothing.
+    g.kill();
+    assert_eq!(
+        greenwood::hub::get_hub().pending_timers(),
+        0,
+        "its sleep timer was cancelled"
+    );
+}
+
+#[test]
+fn a_kill_does_not_lose_a_wake_up_the_greenlet_already_received() {
+    let w = Waiter::new();
+    let got = Log::new();
+    let (w2, got2) = (w.clone(), got.clone());
+    let g = spawn(move || {
+        got2.push(w2.get());
+        greenwood::sleep(LONG); // the kill lands here
+        got2.push("not reached");
+    });
+    greenwood::sleep(Duration::ZERO); // g parks in get()
+    w.switch("item"); // g is now runnable...
+    g.kill_nowait(); // ...and killed before it runs
+    g.join();
+    assert_eq!(got.get(), ["item"]);
+    assert_eq!(g.error().unwrap().kind(), ErrorKind::Killed);
+}
+
+#[test]
+fn a_greenlet_that_kills_itself_unwinds_at_once() {
+    let after = counter();
+    let a = after.clone();
+    let g = spawn(move || {
+        greenwood::getcurrent().kill();
+        a.set(1);
+    });
+    g.join();
+    assert_eq!(after.get(), 0);
+    assert_eq!(g.error().unwrap().kind(), ErrorKind::Killed);
+}
+
+#[test]
+fn kill_timeout_gives_up_on_a_greenlet_that_refuses_to_die() {
+    let g = spawn(|| {
+        let r = std::panic::catch_unwind(|| greenwood::sleep(LONG));
+        assert!(r.is_err(), "the kill arrived");
+        greenwood::sleep(Duration::from_millis(50));
+        "survived"
+    });
+    greenwood::sleep(Duration::ZERO);
+    assert!(!g.kill_timeout(Duration::from_millis(5)));
+    assert_eq!(g.get().unwrap(), "survived");
+}
+
+#[test]
+fn the_main_greenlet_cannot_be_killed_and_nobody_can_join_themselves() {
+    let r = std::panic::catch_unwind(|| greenwood::getcurrent().kill());
+    assert!(util::panic_text(&*r.unwrap_err()).contains("main greenlet cannot be killed"));
+    let g = spawn(|| {
+        let me = greenwood::getcurrent();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| me.join()));
+        util::panic_text(&*r.unwrap_err())
+    });
+    assert!(g.get().unwrap().contains("tried to join itself"));
+}
+
+#[test]
+fn join_timeout_reports_whether_the_greenlet_finished() {
+    let g = spawn(|| greenwood::sleep(Duration::from_millis(30)));
+    assert!(!g.join_timeout(Duration::from_millis(1)));
+    assert!(g.join_timeout(Duration::from_secs(10)));
+    assert!(g.successful());
+}
+
+#[test]
+fn links_run_once_on_the_hub_after_the_greenlet_ends() {
+    let log = Log::new();
+    let ok = spawn(|| 1);
+    let bad = spawn(|| -> i32 { panic!("boom") });
+    let _f = capture_failures();
+    for (name, g) in [("ok", &ok), ("bad", &bad)] {
+        let l = log.clone();
+        g.link(move |_| l.push(format!("{name}: link")));
+        let l = log.clone();
+        g.link_value(move |g| l.push(format!("{name}: value {}", g.value().unwrap())));
+        let l = log.clone();
+        g.link_exception(move |g| {
+            l.push(format!("{name}: error {}", g.error().unwrap().message()))
+        });
+        let l = log.clone();
+        let id = g.link(move |_| l.push(format!("{name}: unlinked")));
+        assert!(g.unlink(id));
+        assert!(!g.unlink(id));
+    }
+    greenwood::joinall(&[ok.clone(), bad.clone()]);
+    greenwood::sleep(Duration::ZERO);
+    assert_eq!(
+        log.get(),
+        ["ok: link", "ok: value 1", "bad: link", "bad: error boom"]
+    );
+    // Linking a finished greenlet runs the callback on the hub's next turn.
+    let l = log.clone();
+    ok.link(move |_| l.push("late".to_string()));
+    greenwood::sleep(Duration::ZERO);
+    assert_eq!(log.get().last().unwrap(), "late");
+}
+
+#[test]
+fn spawn_later_starts_after_the_delay_unless_killed_first() {
+    let log = Log::new();
+    let l = log.clone();
+    let later = greenwood::spawn_later(Duration::from_millis(20), move || l.push("later"));
+    let l = log.clone();
+    let now = spawn(move || l.push("now"));
+    now.join();
+    assert!(!later.started());
+    later.join();
+    assert_eq!(log.get(), ["now", "later"]);
+
+    let never = greenwood::spawn_later(Duration::from_millis(1), || unreachable!());
+    never.kill();
+    greenwood::sleep(Duration::from_millis(5));
+    assert_eq!(never.error().unwrap().kind(), ErrorKind::Killed);
+    assert_eq!(greenwood::hub::get_hub().pending_timers(), 0);
+}
+
+#[test]
+fn getcurrent_names_the_running_greenlet() {
+    let main = greenwood::getcurrent();
+    assert!(main.is_main());
+    assert_eq!(main.name(), Some("main"));
+    assert!(main.spawned_at().is_none());
+    let g = greenwood::Builder::new()
+        .name("fetch-3")
+        .stack_size(64 * 1024)
+        .spawn(|| {
+            let me = greenwood::getcurrent();
+            (me.id(), me.name().map(String::from), me.is_main())
+        })
+        .unwrap();
+    let (id, name, is_main) = g.get().unwrap();
+    assert_eq!(id, g.id());
+    assert_eq!(name.as_deref(), Some("fetch-3"));
+    assert!(!is_main);
+    assert_eq!(g.to_string(), "greenlet 'fetch-3'");
+    assert_eq!(g.spawned_at().file(), file!());
+}
+
+#[test]
+fn a_dropped_handle_detaches_the_greenlet_which_still_runs() {
+    let done = counter();
+    let d = done.clone();
+    drop(spawn(move || {
+        greenwood::sleep(Duration::from_millis(1));
+        d.set(1);
+    }));
+    assert_eq!(greenwood::hub::get_hub().live_greenlets(), 1);
+    greenwood::sleep(Duration::from_millis(10));
+    assert_eq!(done.get(), 1);
+    assert_eq!(greenwood::hub::get_hub().live_greenlets(), 0);
+}
+
+#[test]
+fn greenlets_of_different_types_mix_as_any_greenlet() {
+    let a = spawn(|| 1u8);
+    let b = spawn(|| "two");
+    let all = [a.as_any(), b.clone().into()];
+    greenwood::wait(&all);
+    assert!(all.iter().all(|g| g.successful()));
+    assert_eq!(all[1], b.as_any());
+}

@@ -1,0 +1,152 @@
+//! `Timeout` and `with_timeout`.
+
+mod util;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Duration;
+
+use greenwood::hub::{get_hub, Waiter};
+use greenwood::{spawn, with_timeout, ErrorKind, Timeout};
+use util::{capture_failures, counter, CallOnDrop, Log};
+
+const LONG: Duration = Duration::from_secs(3600);
+const SHORT: Duration = Duration::from_millis(5);
+
+#[test]
+fn with_timeout_returns_the_value_or_elapsed() {
+    assert_eq!(with_timeout(LONG, || 7), Ok(7));
+    let line = line!() + 1;
+    let e = with_timeout(SHORT, || greenwood::sleep(LONG)).unwrap_err();
+    assert_eq!(e.duration(), SHORT);
+    assert_eq!(e.location().line(), line);
+    assert!(e.to_string().contains("tests/timeout.rs"), "{e}");
+    assert_eq!(
+        get_hub().pending_timers(),
+        0,
+        "the sleep's timer was cancelled"
+    );
+}
+
+#[test]
+fn a_timeout_runs_destructors_on_the_way_out() {
+    let dropped = counter();
+    let d = dropped.clone();
+    let r = with_timeout(SHORT, move || {
+        let _guard = CallOnDrop(d);
+        greenwood::sleep(LONG);
+    });
+    assert!(r.is_err());
+    assert_eq!(dropped.get(), 1);
+}
+
+#[test]
+fn nested_timeouts_each_catch_only_their_own() {
+    // The inner one fires first: it is caught inside, the outer never fires.
+    let r = with_timeout(LONG, || {
+        let inner = with_timeout(SHORT, || greenwood::sleep(LONG));
+        assert!(inner.is_err());
+        "outer finished"
+    });
+    assert_eq!(r, Ok("outer finished"));
+
+    // The outer one fires first: it unwinds through the inner one.
+    let reached = counter();
+    let rc = reached.clone();
+    let line = line!() + 1;
+    let r = with_timeout(SHORT, || {
+        let _inner = with_timeout(LONG, || greenwood::sleep(LONG));
+        rc.set(1);
+    });
+    assert_eq!(r.unwrap_err().location().line(), line);
+    assert_eq!(reached.get(), 0);
+    assert_eq!(get_hub().pending_timers(), 0);
+}
+
+#[test]
+fn a_timeout_that_fires_after_its_guard_is_gone_does_nothing() {
+    assert_eq!(with_timeout(Duration::from_millis(2), || 1), Ok(1));
+    let t = Timeout::start(Duration::from_millis(2));
+    drop(t);
+    let t2 = Timeout::start(Duration::from_millis(2));
+    t2.cancel();
+    greenwood::sleep(Duration::from_millis(10)); // not interrupted
+}
+
+#[test]
+fn a_timeout_that_fires_while_the_greenlet_is_runnable_waits_for_its_next_blocking_point() {
+    let w = Waiter::new();
+    let log = Log::new();
+    let (w2, l2) = (w.clone(), log.clone());
+    let g = spawn(move || {
+        with_timeout(Duration::from_millis(5), || {
+            l2.push(w2.get()); // woken with an item just as the timeout fires
+            greenwood::sleep(Duration::from_millis(1)); // the timeout lands here
+            l2.push("not reached");
+        })
+    });
+    greenwood::sleep(Duration::ZERO); // g parks in get()
+                                      // Keep the hub from running past the deadline, then wake g.
+    std::thread::sleep(Duration::from_millis(10));
+    w.switch("item");
+    assert!(g.get().unwrap().is_err());
+    assert_eq!(log.get(), ["item"], "the item that woke it was not lost");
+}
+
+#[test]
+fn a_bare_timeout_nobody_catches_ends_a_spawned_greenlet_with_timed_out() {
+    let failures = capture_failures();
+    let dropped = counter();
+    let d = dropped.clone();
+    let g = greenwood::Builder::new()
+        .name("slow")
+        .spawn(move || {
+            let _guard = CallOnDrop(d);
+            let _t = Timeout::start(SHORT);
+            greenwood::sleep(LONG);
+        })
+        .unwrap();
+    let err = g.get().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TimedOut);
+    assert!(err.message().starts_with("timed out after 5ms"), "{err}");
+    assert_eq!(dropped.get(), 1);
+    let reported = failures.get();
+    assert_eq!(reported.len(), 1);
+    assert!(reported[0]
+        .to_string()
+        .starts_with("greenlet 'slow' (spawned at"));
+}
+
+#[test]
+fn a_bare_timeout_can_be_caught_and_recognised() {
+    let t = Timeout::start(SHORT);
+    let r = catch_unwind(AssertUnwindSafe(|| greenwood::sleep(LONG)));
+    let payload = r.unwrap_err();
+    assert!(t.is(&*payload));
+    let other = Timeout::start(LONG);
+    assert!(!other.is(&*payload));
+}
+
+#[test]
+fn timeouts_bound_joins_and_waiters_too() {
+    let g = spawn(|| greenwood::sleep(LONG));
+    assert!(with_timeout(SHORT, || g.join()).is_err());
+    assert!(!g.dead());
+    g.kill();
+    let w: Waiter<u8> = Waiter::new();
+    assert!(with_timeout(SHORT, || w.get()).is_err());
+}
+
+#[test]
+fn killing_a_greenlet_inside_with_timeout_is_not_mistaken_for_a_timeout() {
+    let g = spawn(|| with_timeout(LONG, || greenwood::sleep(LONG)));
+    greenwood::sleep(Duration::ZERO);
+    g.kill();
+    assert_eq!(g.error().unwrap().kind(), ErrorKind::Killed);
+    assert_eq!(get_hub().pending_timers(), 0);
+}
+
+#[test]
+fn panics_pass_through_with_timeout_unchanged() {
+    let r = catch_unwind(|| with_timeout(LONG, || panic!("not a timeout")));
+    assert_eq!(util::panic_text(&*r.unwrap_err()), "not a timeout");
+}

@@ -1,0 +1,122 @@
+//! Waiting on many: `joinall`, `JoinAll`, `killall`, `wait`, `wait_count`, `iwait`.
+
+mod util;
+
+use std::time::Duration;
+
+use greenwood::{spawn, JoinAll, Waitable};
+use util::{capture_failures, counter, CallOnDrop};
+
+fn sleeper(ms: u64) -> greenwood::Greenlet<u64> {
+    spawn(move || {
+        greenwood::sleep(Duration::from_millis(ms));
+        ms
+    })
+}
+
+#[test]
+fn iwait_yields_in_the_order_objects_become_ready() {
+    let gs = [sleeper(30), sleeper(10), sleeper(20)];
+    let order: Vec<usize> = greenwood::iwait(&gs).collect();
+    assert_eq!(order, [1, 2, 0]);
+}
+
+#[test]
+fn iwait_yields_objects_ready_from_the_start_first() {
+    let done = spawn(|| 0u64);
+    done.join();
+    let gs = [sleeper(5), done];
+    assert_eq!(greenwood::iwait(&gs).collect::<Vec<_>>(), [1, 0]);
+}
+
+#[test]
+fn iwait_with_a_timeout_stops_early_and_leaves_nothing_behind() {
+    let gs = [sleeper(1), sleeper(3_600_000)];
+    let got: Vec<usize> = greenwood::iwait(&gs)
+        .timeout(Duration::from_millis(20))
+        .collect();
+    assert_eq!(got, [0]);
+    assert!(!gs[1].ready());
+    gs[1].kill();
+    assert_eq!(greenwood::hub::get_hub().pending_timers(), 0);
+}
+
+#[test]
+fn dropping_an_iwait_midway_is_harmless() {
+    let gs = [sleeper(1), sleeper(5), sleeper(10)];
+    let first = greenwood::iwait(&gs).next();
+    assert_eq!(first, Some(0));
+    greenwood::joinall(&gs);
+    assert!(gs.iter().all(|g| g.is_ready()));
+}
+
+#[test]
+fn wait_count_returns_the_first_n() {
+    let gs = [sleeper(40), sleeper(1), sleeper(20)];
+    assert_eq!(greenwood::wait_count(&gs, 2, None), [1, 2]);
+    assert_eq!(
+        greenwood::wait_count(&gs, 3, Some(Duration::from_millis(1))).len(),
+        2
+    );
+    greenwood::wait(&gs);
+    assert!(gs[0].ready());
+}
+
+#[test]
+fn wait_mixes_types_through_dyn_waitable() {
+    let a = spawn(|| 1u8);
+    let b = spawn(|| "b");
+    let objects: [&dyn Waitable; 2] = [&a, &b];
+    greenwood::wait(&objects);
+    assert!(a.ready() && b.ready());
+}
+
+#[test]
+fn joinall_options_count_timeout_and_stop_on_error() {
+    let _f = capture_failures();
+    let gs = [sleeper(30), sleeper(1), sleeper(10)];
+    assert_eq!(JoinAll::new(&gs).count(2).run().unwrap(), [1, 2]);
+    let gs2 = [sleeper(1), sleeper(3_600_000)];
+    assert_eq!(
+        JoinAll::new(&gs2)
+            .timeout(Duration::from_millis(10))
+            .run()
+            .unwrap(),
+        [0]
+    );
+    greenwood::killall(&gs2);
+
+    let bad = [
+        spawn(|| {
+            greenwood::sleep(Duration::from_millis(3_600_000));
+            0
+        }),
+        spawn(|| -> u64 { panic!("bad row") }),
+    ];
+    let err = JoinAll::new(&bad).stop_on_error().run().unwrap_err();
+    assert_eq!(err.message(), "bad row");
+    assert!(!bad[0].ready(), "returned at the first error");
+    // Without stop_on_error a failure is just one more finished greenlet.
+    bad[0].kill_nowait();
+    let done = JoinAll::new(&bad).run().unwrap();
+    assert_eq!(done.len(), 2);
+}
+
+#[test]
+fn killall_kills_everything_and_runs_destructors() {
+    let dropped = counter();
+    let gs: Vec<_> = (0..50)
+        .map(|_| {
+            let d = dropped.clone();
+            spawn(move || {
+                let _g = CallOnDrop(d);
+                greenwood::sleep(Duration::from_secs(3600));
+            })
+        })
+        .collect();
+    greenwood::sleep(Duration::ZERO);
+    greenwood::killall(&gs);
+    assert_eq!(dropped.get(), 50);
+    assert!(gs.iter().all(|g| g.dead()));
+    assert!(greenwood::killall_timeout(&gs, Duration::from_millis(1)));
+}
