@@ -48,10 +48,7 @@ mod value;
 pub use crate::error::{GreenletExit, ParentError};
 pub use crate::greenlet::{current_data, getcurrent, settrace, Builder, Greenlet, SwitchHook};
 pub use crate::stack::{
-    default_stack_size, set_default_stack_size, stack_guard_kind, DEFAULT_STACK_SIZE,
-    MIN_STACK_SIZE,
+    default_stack_size, set_default_stack_size, set_deferred_trim, stack_guard_kind, trim_stacks,
+    warm_stacks, DEFAULT_STACK_SIZE, MIN_STACK_SIZE,
 };
 pub use crate::value::Value;
-
-#[doc(hidden)]
-pub use crate::stack::warm_stacks;

@@ -90,6 +90,11 @@ const WAKER_TOKEN: mio::Token = mio::Token(usize::MAX);
 /// Callbacks run between polls when greenlets keep the ready queue busy.
 const POLL_EVERY: u32 = 64;
 
+/// Entries queued during a turn that the same turn may still run: a greenlet woken by the
+/// one that is parking can take over at once (a direct hand-off) without starving timers and
+/// I/O, which are looked at again within this many entries.
+const TURN_EXTRA: usize = 64;
+
 /// An entry of the ready queue.
 pub(crate) enum Ready {
     Resume(Rc<Task>),
@@ -157,6 +162,7 @@ pub(crate) struct HubInner {
     /// Live spawned greenlets: the hub owns them, as a runtime owns its tasks.
     tasks: RefCell<Slab<Rc<Task>>>,
     main: RefCell<Weak<Task>>,
+    main_glet: RefCell<Option<greenlet::Greenlet>>,
     last_raw: RefCell<Weak<Task>>,
     idle: RefCell<Vec<Waker>>,
     failure_handler: RefCell<Option<SharedHandler>>,
@@ -235,6 +241,7 @@ impl HubInner {
                 io_waiters: Cell::new(0),
                 tasks: RefCell::new(Slab::new()),
                 main: RefCell::new(Weak::new()),
+                main_glet: RefCell::new(None),
                 last_raw: RefCell::new(Weak::new()),
                 idle: RefCell::new(Vec::new()),
                 failure_handler: RefCell::new(None),
@@ -243,9 +250,24 @@ impl HubInner {
         if let Some(e) = glet_result.into_inner() {
             return Err(e);
         }
+        // Stacks of finished greenlets stay warm while the hub is busy, and are trimmed when
+        // it goes idle (see `turn`).
+        greenlet::set_deferred_trim(true);
         let marker = Rc::new(Task::new(Kind::Hub, hub.glet.id(), None, None));
         hub.glet.set_data(Some(marker));
         Ok(hub)
+    }
+
+    /// The greenlet that resumes `task`: the thread's main greenlet is kept here (a task does
+    /// not hold its own greenlet, or they would keep each other alive); raw greenlets are
+    /// stashed by `park`, spawned ones kept by their task.
+    #[inline]
+    fn resume_target(&self, task: &Task) -> Option<greenlet::Greenlet> {
+        if task.kind == Kind::Main {
+            self.main_glet.borrow().clone()
+        } else {
+            task.greenlet()
+        }
     }
 
     /// The next entry to run, turning the loop as often as needed.
@@ -282,6 +304,8 @@ impl HubInner {
                 }
             }
         } else {
+            // About to wait: give back the memory of stacks a burst of greenlets left warm.
+            greenlet::trim_stacks();
             let next_tick = self.timers.borrow().next_tick();
             match next_tick {
                 Some(tick) => {
@@ -294,7 +318,7 @@ impl HubInner {
             }
             self.take_remote();
         }
-        self.batch_left.set(self.ready.borrow().len());
+        self.batch_left.set(self.ready.borrow().len() + TURN_EXTRA);
     }
 
     /// Whether something outside the ready queue and the timers can still wake a greenlet.
@@ -305,7 +329,11 @@ impl HubInner {
     }
 
     fn take_remote(&self) {
-        if !self.remote.pending.swap(false, Ordering::SeqCst) {
+        // A plain load first: the swap is a locked instruction, and the flag is almost always
+        // clear.
+        if !self.remote.pending.load(Ordering::Relaxed)
+            || !self.remote.pending.swap(false, Ordering::SeqCst)
+        {
             return;
         }
         let queued =
@@ -381,12 +409,24 @@ impl HubInner {
 
 impl Drop for HubInner {
     fn drop(&mut self) {
-        // Thread exit. Dropping the greenlets parked forever unwinds them (their destructors
-        // run) if the thread can still switch, and otherwise leaks their stacks.
+        // Thread exit: unwind the greenlets still parked, so their destructors run. Each is
+        // thrown into explicitly (suspended greenlets hold handles to the greenlet they
+        // switched to, so dropping our handles would not be the last drop) and comes back
+        // here when it has unwound.
         let tasks = std::mem::take(&mut *self.tasks.borrow_mut());
+        let here = greenlet::getcurrent();
         for (_, t) in tasks {
             let g = t.glet.borrow_mut().take();
-            drop(g);
+            let Some(g) = g else { continue };
+            if g.is_active() && g.set_parent(&here).is_ok() {
+                if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| g.throw())) {
+                    eprintln!(
+                        "greenwood: {} panicked while being unwound at thread exit: {}",
+                        t.label(),
+                        panic_message(&*p)
+                    );
+                }
+            }
         }
     }
 }
@@ -400,7 +440,7 @@ fn run(weak: Weak<HubInner>) {
         };
         match next {
             Ready::Resume(task) => {
-                let g = task.greenlet();
+                let g = weak.upgrade().and_then(|hub| hub.resume_target(&task));
                 drop(task);
                 if let Some(g) = g {
                     g.switch(());
@@ -452,8 +492,36 @@ pub(crate) fn hub_greenlet() -> greenlet::Greenlet {
     with(|hub| hub.glet.clone())
 }
 
+/// Records the main greenlet's task; called on the main greenlet.
 pub(crate) fn set_main_task(task: &Rc<Task>) {
-    with(|hub| *hub.main.borrow_mut() = Rc::downgrade(task));
+    with(|hub| {
+        *hub.main.borrow_mut() = Rc::downgrade(task);
+        *hub.main_glet.borrow_mut() = Some(greenlet::getcurrent());
+    });
+}
+
+/// Where a parking greenlet switches to: the next greenlet of the hub's current turn if that
+/// is what the hub would run next, and the hub otherwise. The entry is consumed here exactly
+/// as the hub's loop would consume it.
+#[inline]
+pub(crate) fn next_to_run() -> greenlet::Greenlet {
+    with(|hub| {
+        let left = hub.batch_left.get();
+        if left > 0 {
+            let mut ready = hub.ready.borrow_mut();
+            if let Some(Ready::Resume(task)) = ready.front() {
+                if let Some(g) = hub.resume_target(task) {
+                    let entry = ready.pop_front();
+                    drop(ready);
+                    hub.batch_left.set(left - 1);
+                    hub.since_poll.set(hub.since_poll.get() + 1);
+                    drop(entry);
+                    return g;
+                }
+            }
+        }
+        hub.glet.clone()
+    })
 }
 
 pub(crate) fn note_raw_park(task: &Rc<Task>) {

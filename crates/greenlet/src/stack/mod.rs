@@ -34,8 +34,8 @@ use std::io;
 
 use corosensei::stack::{Stack, StackPointer};
 
-pub use pool::warm_stacks;
 pub(crate) use pool::{allocate, round_size};
+pub use pool::{set_deferred_trim, trim_stacks, warm_stacks};
 
 /// The default usable size of a greenlet stack: 256 KiB.
 ///

@@ -99,14 +99,62 @@ fn give_back(slot: usize, size: usize, guard: usize) {
 /// A thread's warm stacks, and the alternate signal stack the overflow report runs on.
 struct ThreadCache {
     classes: Vec<(usize, Vec<usize>)>,
+    /// Keep every released stack warm until [`trim_stacks`] (a scheduler calls it when idle).
+    deferred: bool,
     _altstack: Option<sys::AltStack>,
 }
 
 thread_local! {
     static CACHE: RefCell<ThreadCache> = RefCell::new(ThreadCache {
         classes: Vec::new(),
+        deferred: false,
         _altstack: sys::ensure_altstack(),
     });
+}
+
+/// Makes this thread keep every stack it frees warm (memory and all) until [`trim_stacks`] is
+/// called, instead of giving memory back beyond a small cache at every free.
+///
+/// For schedulers: a burst of thousands of short greenlets then reuses stacks without a
+/// syscall or a page fault each, and the scheduler gives the memory back when it goes idle.
+/// greenwood's hub does this.
+///
+/// # Examples
+///
+/// ```
+/// greenlet::set_deferred_trim(true);
+/// let gs: Vec<_> = (0..100).map(|_| greenlet::Greenlet::new(|_| ())).collect();
+/// for g in &gs {
+///     g.switch(());
+/// }
+/// drop(gs);
+/// assert_eq!(greenlet::warm_stacks(), 100);
+/// greenlet::trim_stacks();
+/// assert_eq!(greenlet::warm_stacks(), 32);
+/// ```
+pub fn set_deferred_trim(on: bool) {
+    let _ = CACHE.try_with(|c| c.borrow_mut().deferred = on);
+}
+
+/// Gives back to the kernel the memory of this thread's warm stacks beyond a small cache (32
+/// per stack size). Cheap when there is nothing to give back.
+pub fn trim_stacks() {
+    let excess: Vec<(usize, Vec<usize>)> = CACHE
+        .try_with(|c| {
+            c.borrow_mut()
+                .classes
+                .iter_mut()
+                .filter(|(_, v)| v.len() > WARM_STACKS)
+                .map(|(size, v)| (*size, v.split_off(WARM_STACKS)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let guard = sys::page_size();
+    for (size, slots) in excess {
+        for slot in slots {
+            give_back(slot, size, guard);
+        }
+    }
 }
 
 impl ThreadCache {
@@ -122,7 +170,7 @@ impl ThreadCache {
                 &mut self.classes.last_mut().expect("just pushed").1
             }
         };
-        if list.len() < WARM_STACKS {
+        if list.len() < WARM_STACKS || self.deferred {
             list.push(slot);
             true
         } else {
@@ -142,8 +190,7 @@ impl Drop for ThreadCache {
     }
 }
 
-/// Stacks this thread keeps warm, of all sizes (for tests and diagnostics).
-#[doc(hidden)]
+/// Stacks this thread keeps warm, of all sizes.
 pub fn warm_stacks() -> usize {
     CACHE
         .try_with(|c| c.borrow().classes.iter().map(|(_, v)| v.len()).sum())

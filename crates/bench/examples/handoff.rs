@@ -1,0 +1,56 @@
+//! N hand-offs through greenwood's hub, for instruction counts under callgrind:
+//!
+//! ```text
+//! cargo build --release -p greenwood-bench --example handoff
+//! valgrind --tool=callgrind target/release/examples/handoff waiter 100000
+//! ```
+//!
+//! The difference between two runs with different N, divided by the difference in N, is the
+//! cost of one round trip (two hand-offs) without start-up.
+
+use std::time::Duration;
+
+use greenwood::hub::Waiter;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let kind = args.next().unwrap_or_else(|| "waiter".into());
+    let n: u64 = args
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
+    match kind.as_str() {
+        "waiter" => {
+            let (ping, pong) = (Waiter::new(), Waiter::new());
+            let (ping2, pong2) = (ping.clone(), pong.clone());
+            let other = greenwood::spawn(move || {
+                for _ in 0..n {
+                    pong2.get();
+                    ping2.switch(());
+                }
+            });
+            for _ in 0..n {
+                pong.switch(());
+                ping.get();
+            }
+            other.join();
+        }
+        "yield" => {
+            let other = greenwood::spawn(move || {
+                for _ in 0..n {
+                    greenwood::sleep(Duration::ZERO);
+                }
+            });
+            for _ in 0..n {
+                greenwood::sleep(Duration::ZERO);
+            }
+            other.join();
+        }
+        "spawn" => {
+            for _ in 0..n {
+                greenwood::spawn(|| ()).join();
+            }
+        }
+        other => panic!("unknown case {other}: waiter, yield or spawn"),
+    }
+}
