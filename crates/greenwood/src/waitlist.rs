@@ -66,10 +66,32 @@ impl Collector {
 
 /// `pub` only so the sealed [`Waitable`](crate::Waitable) trait can name it; the module is
 /// private.
+///
+/// Most lists have zero or one waiter (a greenlet's joiner, a lock's next owner), so the
+/// oldest entry is kept inline and only the others go to a heap queue.
 #[derive(Default)]
 pub struct WaitList {
-    entries: RefCell<VecDeque<(u64, Notify)>>,
+    entries: RefCell<Entries>,
     next_key: Cell<u64>,
+}
+
+#[derive(Default)]
+struct Entries {
+    /// The oldest entry; `None` only when `rest` is empty too.
+    first: Option<(u64, Notify)>,
+    rest: VecDeque<(u64, Notify)>,
+}
+
+impl Entries {
+    fn pop_front(&mut self) -> Option<(u64, Notify)> {
+        let front = self.first.take();
+        self.first = self.rest.pop_front();
+        front
+    }
+
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
 }
 
 impl WaitList {
@@ -81,27 +103,39 @@ impl WaitList {
     pub(crate) fn add(&self, n: Notify) -> u64 {
         let key = self.next_key.get();
         self.next_key.set(key + 1);
-        self.entries.borrow_mut().push_back((key, n));
+        let mut e = self.entries.borrow_mut();
+        if e.first.is_none() {
+            e.first = Some((key, n));
+        } else {
+            e.rest.push_back((key, n));
+        }
         key
     }
 
     /// Removes a waiter that gave up; false if it was already notified.
     pub(crate) fn remove(&self, key: u64) -> bool {
-        let mut entries = self.entries.borrow_mut();
-        // Waiters that give up are usually the most recent ones.
-        match entries.iter().rposition(|(k, _)| *k == key) {
-            Some(i) => {
-                entries.remove(i);
-                true
+        let removed = {
+            let mut e = self.entries.borrow_mut();
+            if e.first.as_ref().is_some_and(|(k, _)| *k == key) {
+                e.pop_front()
+            } else {
+                // Waiters that give up are usually the most recent ones.
+                match e.rest.iter().rposition(|(k, _)| *k == key) {
+                    Some(i) => e.rest.remove(i),
+                    None => None,
+                }
             }
-            None => false,
-        }
+        };
+        removed.is_some()
     }
 
     /// Notifies every waiter, in the order they arrived.
     pub(crate) fn notify_all(&self) {
-        let entries = std::mem::take(&mut *self.entries.borrow_mut());
-        for (_, n) in entries {
+        let Entries { first, rest } = std::mem::take(&mut *self.entries.borrow_mut());
+        if let Some((_, n)) = first {
+            n.notify();
+        }
+        for (_, n) in rest {
             n.notify();
         }
     }
@@ -124,7 +158,7 @@ impl WaitList {
 
     #[allow(dead_code)] // for the lock and queue primitives
     pub(crate) fn is_empty(&self) -> bool {
-        self.entries.borrow().is_empty()
+        self.entries.borrow().first.is_none()
     }
 }
 
