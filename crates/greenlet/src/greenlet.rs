@@ -591,15 +591,25 @@ impl Greenlet {
         if self.is_main() {
             return Err(ParentError::MainGreenlet);
         }
-        let mut p = Some(parent.clone());
-        while let Some(g) = p {
-            if g == *self {
+        // Walk the new parent's ancestors by pointer: no handle is created or dropped, so no
+        // user code runs while we look.
+        let me = Rc::as_ptr(&self.inner);
+        let mut p = Rc::as_ptr(&parent.inner);
+        loop {
+            if p == me {
                 return Err(ParentError::Cycle {
                     greenlet: self.to_string(),
                     parent: parent.to_string(),
                 });
             }
-            p = g.parent();
+            // SAFETY: `p` is `parent` or an ancestor of it, each held alive by its child's
+            // parent handle; reading the cell through a shared reference is sound because
+            // nothing writes it during this loop (it runs no user code, and greenlets are
+            // !Sync).
+            match unsafe { &*(*p).parent.as_ptr() } {
+                Some(g) => p = Rc::as_ptr(&g.inner),
+                None => break,
+            }
         }
         drop(self.inner.parent.replace(Some(parent.clone())));
         Ok(())
@@ -786,8 +796,10 @@ pub fn getcurrent() -> Greenlet {
 /// ```
 #[inline]
 pub fn current_data() -> Option<Rc<dyn Any>> {
-    // SAFETY: the current greenlet is alive (see the invariants).
-    cell_clone(unsafe { &(*current_ptr()).data })
+    // SAFETY: the current greenlet is alive (see the invariants). Reading the cell's content
+    // through a shared reference is sound because nothing can write the cell meanwhile:
+    // cloning an `Rc` runs no user code, and the greenlet is !Sync.
+    unsafe { (*(*current_ptr()).data.as_ptr()).clone() }
 }
 
 fn cell_clone<T: Clone>(cell: &Cell<Option<T>>) -> Option<T> {

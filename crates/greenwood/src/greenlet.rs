@@ -225,7 +225,7 @@ impl Builder {
         let task = Rc::new(Task::new(Kind::Spawned, glet.id(), name, Some(site)));
         task.status.set(Status::New);
         glet.set_data(Some(task.clone()));
-        *task.glet.borrow_mut() = Some(glet);
+        task.glet.set(Some(glet));
         hub::register(&task);
         Ok(task)
     }
@@ -319,7 +319,7 @@ fn kill_nowait(task: &Rc<Task>) {
                 hub::cancel_timer(key);
             }
             // Never started: dropping the greenlet drops its function unrun.
-            let g = task.glet.borrow_mut().take();
+            let g = task.glet.take();
             drop(g);
             finish(
                 task,

@@ -162,31 +162,26 @@ pub(crate) struct HubInner {
     /// Live spawned greenlets: the hub owns them, as a runtime owns its tasks.
     tasks: RefCell<Slab<Rc<Task>>>,
     main: RefCell<Weak<Task>>,
-    main_glet: RefCell<Option<greenlet::Greenlet>>,
+    main_glet: Cell<Option<greenlet::Greenlet>>,
     last_raw: RefCell<Weak<Task>>,
     idle: RefCell<Vec<Waker>>,
     failure_handler: RefCell<Option<SharedHandler>>,
 }
 
 thread_local! {
-    static HUB: OnceCell<Rc<HubInner>> = const { OnceCell::new() };
-    static TOUCHED: Cell<bool> = const { Cell::new(false) };
+    // Thread-local destructors run in reverse order of registration, and a lazily
+    // initialised one registers after its initialiser runs. Touching the greenlet crate's
+    // state in the initialiser registers it first, so it outlives the hub: the hub's
+    // destructor can then still unwind the greenlets parked at thread exit.
+    static HUB: OnceCell<Rc<HubInner>> = {
+        drop(greenlet::current_data());
+        OnceCell::new()
+    };
 }
 
+#[inline]
 fn with<R>(f: impl FnOnce(&Rc<HubInner>) -> R) -> R {
-    if !TOUCHED.get() {
-        first_touch();
-    }
     HUB.with(|h| f(h.get_or_init(create)))
-}
-
-/// Thread-local destructors run in reverse order of first use. The greenlet crate's state
-/// must outlive the hub, so that the hub's destructor can still unwind the greenlets parked
-/// at thread exit: touch it first.
-#[cold]
-fn first_touch() {
-    TOUCHED.set(true);
-    drop(greenlet::current_data());
 }
 
 /// Like `with`, but does nothing once the thread's hub is gone (thread exit).
@@ -241,7 +236,7 @@ impl HubInner {
                 io_waiters: Cell::new(0),
                 tasks: RefCell::new(Slab::new()),
                 main: RefCell::new(Weak::new()),
-                main_glet: RefCell::new(None),
+                main_glet: Cell::new(None),
                 last_raw: RefCell::new(Weak::new()),
                 idle: RefCell::new(Vec::new()),
                 failure_handler: RefCell::new(None),
@@ -264,7 +259,7 @@ impl HubInner {
     #[inline]
     fn resume_target(&self, task: &Task) -> Option<greenlet::Greenlet> {
         if task.kind == Kind::Main {
-            self.main_glet.borrow().clone()
+            task::cell_clone(&self.main_glet)
         } else {
             task.greenlet()
         }
@@ -416,7 +411,7 @@ impl Drop for HubInner {
         let tasks = std::mem::take(&mut *self.tasks.borrow_mut());
         let here = greenlet::getcurrent();
         for (_, t) in tasks {
-            let g = t.glet.borrow_mut().take();
+            let g = t.glet.take();
             let Some(g) = g else { continue };
             if g.is_active() && g.set_parent(&here).is_ok() {
                 if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| g.throw())) {
@@ -496,7 +491,7 @@ pub(crate) fn hub_greenlet() -> greenlet::Greenlet {
 pub(crate) fn set_main_task(task: &Rc<Task>) {
     with(|hub| {
         *hub.main.borrow_mut() = Rc::downgrade(task);
-        *hub.main_glet.borrow_mut() = Some(greenlet::getcurrent());
+        hub.main_glet.set(Some(greenlet::getcurrent()));
     });
 }
 
@@ -751,7 +746,7 @@ pub struct Waiter<T> {
 
 struct WaiterInner<T> {
     value: RefCell<Option<T>>,
-    waker: RefCell<Option<Waker>>,
+    waker: Cell<Option<Waker>>,
     site: &'static std::panic::Location<'static>,
 }
 
@@ -777,7 +772,7 @@ impl<T> Waiter<T> {
         Waiter {
             inner: Rc::new(WaiterInner {
                 value: RefCell::new(None),
-                waker: RefCell::new(None),
+                waker: Cell::new(None),
                 site: std::panic::Location::caller(),
             }),
         }
@@ -787,8 +782,7 @@ impl<T> Waiter<T> {
     /// second `switch` before `get` replaces the value.
     pub fn switch(&self, value: T) {
         *self.inner.value.borrow_mut() = Some(value);
-        let w = self.inner.waker.borrow_mut().take();
-        if let Some(w) = w {
+        if let Some(w) = self.inner.waker.take() {
             w.wake();
         }
     }
@@ -810,18 +804,18 @@ impl<T> Waiter<T> {
                 return v;
             }
             let task = task::current();
-            *self.inner.waker.borrow_mut() = Some(task.waker());
+            self.inner.waker.set(Some(task.waker()));
             let _clear = ClearWaker(&self.inner.waker);
             task::park(&task, WaitOn::Object("Waiter", self.inner.site));
         }
     }
 }
 
-struct ClearWaker<'a>(&'a RefCell<Option<Waker>>);
+struct ClearWaker<'a>(&'a Cell<Option<Waker>>);
 
 impl Drop for ClearWaker<'_> {
     fn drop(&mut self) {
-        self.0.borrow_mut().take();
+        drop(self.0.take());
     }
 }
 

@@ -94,13 +94,13 @@ pub(crate) struct Task {
     pub(crate) site: Option<&'static Location<'static>>,
     /// Spawned greenlets: from spawn until dropped. Others: only while parked (so a task and
     /// its greenlet never keep each other alive).
-    pub(crate) glet: RefCell<Option<greenlet::Greenlet>>,
+    pub(crate) glet: Cell<Option<greenlet::Greenlet>>,
     pub(crate) park: Cell<Park>,
     seq: Cell<u32>,
     resume: Cell<Resume>,
-    interrupt: RefCell<Option<Interrupt>>,
+    interrupt: Cell<Option<Interrupt>>,
     pending: RefCell<Vec<Interrupt>>,
-    waiting_on: RefCell<Option<WaitOn>>,
+    waiting_on: Cell<Option<WaitOn>>,
     pub(crate) status: Cell<Status>,
     /// Its function began running (false for one killed before it started).
     pub(crate) ran: Cell<bool>,
@@ -125,13 +125,13 @@ impl Task {
             kind,
             name,
             site,
-            glet: RefCell::new(None),
+            glet: Cell::new(None),
             park: Cell::new(Park::Running),
             seq: Cell::new(0),
             resume: Cell::new(Resume::Normal),
-            interrupt: RefCell::new(None),
+            interrupt: Cell::new(None),
             pending: RefCell::new(Vec::new()),
-            waiting_on: RefCell::new(None),
+            waiting_on: Cell::new(None),
             status: Cell::new(Status::Started),
             ran: Cell::new(kind != Kind::Spawned),
             outcome: RefCell::new(Outcome::Pending),
@@ -143,7 +143,7 @@ impl Task {
     }
 
     pub(crate) fn greenlet(&self) -> Option<greenlet::Greenlet> {
-        self.glet.borrow().clone()
+        cell_clone(&self.glet)
     }
 
     /// A waker for this task's next park. Take it just before parking.
@@ -169,7 +169,7 @@ impl Task {
     /// point (so a wake-up it already received is not lost).
     pub(crate) fn interrupt(self: &Rc<Task>, i: Interrupt) {
         if self.park.get() == Park::Parked {
-            *self.interrupt.borrow_mut() = Some(i);
+            self.interrupt.set(Some(i));
             self.schedule(Resume::Interrupt);
         } else {
             self.pending.borrow_mut().push(i);
@@ -193,7 +193,7 @@ impl Task {
     }
 
     pub(crate) fn waiting_on(&self) -> Option<WaitOn> {
-        self.waiting_on.borrow().clone()
+        cell_clone(&self.waiting_on)
     }
 
     /// `greenlet 'NAME'`, as `greenlet::Greenlet` shows it.
@@ -220,6 +220,14 @@ impl fmt::Debug for Task {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.label())
     }
+}
+
+/// A copy of what a `Cell<Option<T>>` holds.
+pub(crate) fn cell_clone<T: Clone>(cell: &Cell<Option<T>>) -> Option<T> {
+    let v = cell.take();
+    let copy = v.clone();
+    cell.set(v);
+    copy
 }
 
 /// Wakes one particular park of one task; a no-op once that park is over.
@@ -284,15 +292,15 @@ pub(crate) fn park(task: &Rc<Task>, what: WaitOn) {
         }
     }
     task.park.set(Park::Parked);
-    *task.waiting_on.borrow_mut() = Some(what);
+    task.waiting_on.set(Some(what));
     switch_to_hub(task);
-    let what = task.waiting_on.borrow_mut().take();
+    let what = task.waiting_on.take();
     task.park.set(Park::Running);
     task.seq.set(task.seq.get().wrapping_add(1));
     match task.resume.replace(Resume::Normal) {
         Resume::Normal => {}
         Resume::Interrupt => {
-            let i = task.interrupt.borrow_mut().take();
+            let i = task.interrupt.take();
             if let Some(i) = i {
                 if std::thread::panicking() {
                     task.pending.borrow_mut().push(i);
@@ -340,13 +348,13 @@ pub(crate) fn yield_now(task: &Rc<Task>) {
 fn switch_to_hub(task: &Rc<Task>) {
     let raw = task.kind == Kind::Raw;
     if raw {
-        *task.glet.borrow_mut() = Some(greenlet::getcurrent());
+        task.glet.set(Some(greenlet::getcurrent()));
     }
     let next = hub::next_to_run();
     next.switch(());
     drop(next);
     if raw {
-        task.glet.borrow_mut().take();
+        drop(task.glet.take());
     }
 }
 
