@@ -220,10 +220,12 @@ impl Builder {
         if let Some(s) = self.stack_size {
             b = b.stack_size(s);
         }
-        let glet = b.build(move |_| body(f))?;
         let name = self.name.map(String::into_boxed_str);
-        let task = Rc::new(Task::new(Kind::Spawned, glet.id(), name, Some(site)));
+        let task = Rc::new(Task::new(Kind::Spawned, 0, name, Some(site)));
         task.status.set(Status::New);
+        let t = task.clone();
+        let glet = b.build(move |_| body(t, f))?;
+        task.id.set(glet.id());
         glet.set_data(Some(task.clone()));
         task.glet.set(Some(glet));
         hub::register(&task);
@@ -232,12 +234,11 @@ impl Builder {
 }
 
 /// A spawned greenlet's whole life: run `f`, record how it ended, notify.
-fn body<F, T>(f: F)
+fn body<F, T>(task: Rc<Task>, f: F)
 where
     F: FnOnce() -> T + 'static,
     T: 'static,
 {
-    let task = task::current();
     task.status.set(Status::Started);
     task.ran.set(true);
     let outcome = match panic::catch_unwind(AssertUnwindSafe(f)) {
@@ -663,7 +664,7 @@ impl<T: 'static> Greenlet<T> {
 
     /// A process-wide unique number (the underlying `greenlet::Greenlet`'s id).
     pub fn id(&self) -> u64 {
-        self.task.id
+        self.task.id.get()
     }
 
     /// Where it was spawned.
@@ -724,7 +725,7 @@ impl<T> fmt::Debug for Greenlet<T> {
 
 fn debug(task: &Task, ty: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     f.debug_struct(ty)
-        .field("id", &task.id)
+        .field("id", &task.id.get())
         .field("name", &task.name)
         .field("spawned_at", &task.site)
         .field("status", &task.status.get())
@@ -791,7 +792,7 @@ impl AnyGreenlet {
 
     /// As [`Greenlet::id`].
     pub fn id(&self) -> u64 {
-        self.task.id
+        self.task.id.get()
     }
 
     /// Where it was spawned; `None` for greenlets greenwood did not spawn (the main one).

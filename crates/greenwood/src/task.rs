@@ -88,7 +88,8 @@ pub(crate) enum WaitOn {
 pub(crate) type Link = (u64, Box<dyn FnOnce()>);
 
 pub(crate) struct Task {
-    pub(crate) id: u64,
+    /// The greenlet's id; set once the greenlet exists (spawn creates the task first).
+    pub(crate) id: Cell<u64>,
     pub(crate) kind: Kind,
     pub(crate) name: Option<Box<str>>,
     pub(crate) site: Option<&'static Location<'static>>,
@@ -121,7 +122,7 @@ impl Task {
         site: Option<&'static Location<'static>>,
     ) -> Task {
         Task {
-            id,
+            id: Cell::new(id),
             kind,
             name,
             site,
@@ -202,7 +203,7 @@ impl Task {
             (_, Kind::Main) => "the main greenlet".to_string(),
             (_, Kind::Hub) => "the hub".to_string(),
             (Some(n), _) => format!("greenlet '{n}'"),
-            (None, _) => format!("greenlet 'greenlet-{}'", self.id),
+            (None, _) => format!("greenlet 'greenlet-{}'", self.id.get()),
         }
     }
 

@@ -73,6 +73,8 @@ impl Collector {
 pub struct WaitList {
     entries: RefCell<Entries>,
     next_key: Cell<u64>,
+    /// Every key below this has left the list (notified): removing one needs no search.
+    gone_below: Cell<u64>,
 }
 
 #[derive(Default)]
@@ -114,6 +116,9 @@ impl WaitList {
 
     /// Removes a waiter that gave up; false if it was already notified.
     pub(crate) fn remove(&self, key: u64) -> bool {
+        if key < self.gone_below.get() {
+            return false;
+        }
         let removed = {
             let mut e = self.entries.borrow_mut();
             if e.first.as_ref().is_some_and(|(k, _)| *k == key) {
@@ -131,6 +136,7 @@ impl WaitList {
 
     /// Notifies every waiter, in the order they arrived.
     pub(crate) fn notify_all(&self) {
+        self.gone_below.set(self.next_key.get());
         let Entries { first, rest } = std::mem::take(&mut *self.entries.borrow_mut());
         if let Some((_, n)) = first {
             n.notify();
