@@ -90,6 +90,9 @@ const WAKER_TOKEN: mio::Token = mio::Token(usize::MAX);
 /// Callbacks run between polls when greenlets keep the ready queue busy.
 const POLL_EVERY: u32 = 64;
 
+/// An idle period long enough to give stack memory back.
+const TRIM_AFTER_IDLE: Duration = Duration::from_millis(50);
+
 /// Entries queued during a turn that the same turn may still run: a greenlet woken by the
 /// one that is parking can take over at once (a direct hand-off) without starving timers and
 /// I/O, which are looked at again within this many entries.
@@ -299,13 +302,15 @@ impl HubInner {
                 }
             }
         } else {
-            // About to wait: give back the memory of stacks a burst of greenlets left warm.
-            greenlet::trim_stacks();
             let next_tick = self.timers.borrow().next_tick();
-            match next_tick {
-                Some(tick) => {
-                    let at = self.timers.borrow().instant_of(tick);
-                    self.poll_io(Some(at.saturating_duration_since(Instant::now())));
+            let wait = next_tick.map(|tick| {
+                let at = self.timers.borrow().instant_of(tick);
+                at.saturating_duration_since(Instant::now())
+            });
+            self.trim_stacks(wait);
+            match wait {
+                Some(wait) => {
+                    self.poll_io(Some(wait));
                     self.expire_timers(Instant::now());
                 }
                 None if self.can_be_woken() => self.poll_io(None),
@@ -314,6 +319,18 @@ impl HubInner {
             self.take_remote();
         }
         self.batch_left.set(self.ready.borrow().len() + TURN_EXTRA);
+    }
+
+    /// Gives back the memory of the stacks that finished greenlets left warm, once the hub is
+    /// about to wait for a while (as Go's scavenger returns memory in the background). While
+    /// the hub is busy, finished stacks stay warm for the next spawns: giving one back costs a
+    /// syscall, and reusing it a page fault, which at every finish tripled the CPU time of a
+    /// timer expiry with a million sleepers. So a busy hub holds the stack memory of its peak
+    /// number of greenlets; [`greenlet::trim_stacks`] gives it back on demand.
+    fn trim_stacks(&self, wait: Option<Duration>) {
+        if wait.is_none_or(|w| w >= TRIM_AFTER_IDLE) && greenlet::warm_stacks() > 0 {
+            greenlet::trim_stacks();
+        }
     }
 
     /// Whether something outside the ready queue and the timers can still wake a greenlet.
