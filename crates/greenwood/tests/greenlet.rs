@@ -209,12 +209,17 @@ fn links_run_once_on_the_hub_after_the_greenlet_ends() {
 fn spawn_later_starts_after_the_delay_unless_killed_first() {
     let log = Log::new();
     let l = log.clone();
-    let later = greenwood::spawn_later(Duration::from_millis(20), move || l.push("later"));
+    let t0 = std::time::Instant::now();
+    let delay = Duration::from_millis(20);
+    let later = greenwood::spawn_later(delay, move || {
+        l.push("later");
+        t0.elapsed()
+    });
     let l = log.clone();
     let now = spawn(move || l.push("now"));
-    now.join();
     assert!(!later.started());
-    later.join();
+    now.join();
+    assert!(later.get().unwrap() >= delay, "never early");
     assert_eq!(log.get(), ["now", "later"]);
 
     let never = greenwood::spawn_later(Duration::from_millis(1), || unreachable!());
@@ -248,15 +253,15 @@ fn getcurrent_names_the_running_greenlet() {
 
 #[test]
 fn a_dropped_handle_detaches_the_greenlet_which_still_runs() {
-    let done = counter();
+    let done = Waiter::new();
     let d = done.clone();
     drop(spawn(move || {
         greenwood::sleep(Duration::from_millis(1));
-        d.set(1);
+        d.switch("finished");
     }));
     assert_eq!(greenwood::hub::get_hub().live_greenlets(), 1);
-    greenwood::sleep(Duration::from_millis(10));
-    assert_eq!(done.get(), 1);
+    assert_eq!(done.get(), "finished");
+    // It ran to its end before the main greenlet was resumed.
     assert_eq!(greenwood::hub::get_hub().live_greenlets(), 0);
 }
 
