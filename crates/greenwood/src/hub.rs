@@ -96,10 +96,15 @@ use std::time::{Duration, Instant};
 use slab::Slab;
 
 use crate::error::{panic_message, GreenletError};
+use crate::io::Source;
 use crate::task::{self, Interrupt, Kind, Park, Task, WaitOn, Waker};
 use crate::timer::{TimerKey, Wheel};
 
 const WAKER_TOKEN: mio::Token = mio::Token(usize::MAX);
+
+/// Source tokens: the slab key below this bit, a generation above it.
+const KEY_BITS: u32 = 32;
+const KEY_MASK: usize = (1 << KEY_BITS) - 1;
 
 /// Callbacks run between polls when greenlets keep the ready queue busy.
 const POLL_EVERY: u32 = 64;
@@ -173,8 +178,10 @@ pub(crate) struct HubInner {
     poll: RefCell<mio::Poll>,
     events: RefCell<mio::Events>,
     remote: Arc<Remote>,
-    /// Sources registered with the poller, and greenlets parked on them.
-    io_sources: Cell<usize>,
+    /// Sources registered with the poller (slab key in the low half of their token, a
+    /// generation in the high half), and greenlets parked on them.
+    io_sources: RefCell<Slab<Rc<Source>>>,
+    io_generation: Cell<usize>,
     io_waiters: Cell<usize>,
     /// Live spawned greenlets: the hub owns them, as a runtime owns its tasks.
     tasks: RefCell<Slab<Rc<Task>>>,
@@ -249,7 +256,8 @@ impl HubInner {
                     outstanding: AtomicUsize::new(0),
                     waker,
                 }),
-                io_sources: Cell::new(0),
+                io_sources: RefCell::new(Slab::new()),
+                io_generation: Cell::new(0),
                 io_waiters: Cell::new(0),
                 tasks: RefCell::new(Slab::new()),
                 main: RefCell::new(Weak::new()),
@@ -304,7 +312,7 @@ impl HubInner {
             self.expire_timers(Instant::now());
         }
         if !self.ready.borrow().is_empty() {
-            if self.io_sources.get() > 0 && self.since_poll.get() >= POLL_EVERY {
+            if !self.io_sources.borrow().is_empty() && self.since_poll.get() >= POLL_EVERY {
                 self.poll_io(Some(Duration::ZERO));
             }
         } else if !self.idle.borrow().is_empty() {
@@ -400,8 +408,21 @@ impl HubInner {
                 panic!("greenwood: the hub's poller failed: {e}");
             }
         }
-        // Readiness of registered sources is dispatched by the networking layer; the waker's
-        // token only interrupts the poll, and `take_remote` does the rest.
+        drop(poll);
+        // The waker's token only interrupts the poll; `take_remote` does the rest.
+        for event in events.iter() {
+            let token = event.token().0;
+            if event.token() == WAKER_TOKEN {
+                continue;
+            }
+            let source = self.io_sources.borrow().get(token & KEY_MASK).cloned();
+            if let Some(source) = source {
+                // A closed source's key may already serve a new one: its token differs.
+                if source.token() == token {
+                    source.ready(event);
+                }
+            }
+        }
     }
 
     /// Nothing can ever wake anyone: wake the main greenlet (or whoever is parked) with
@@ -601,6 +622,67 @@ pub(crate) fn report_failure(err: &GreenletError) {
     match handler {
         Some(h) => h(err),
         None => eprintln!("greenwood: {err}"),
+    }
+}
+
+/// Registers a new I/O source for `fd`, with `register` doing the poller's part.
+pub(crate) fn register_source(
+    fd: std::os::fd::RawFd,
+    register: impl FnOnce(usize, &mio::Registry) -> io::Result<()>,
+) -> io::Result<Rc<Source>> {
+    with(|hub| {
+        let mut sources = hub.io_sources.borrow_mut();
+        let entry = sources.vacant_entry();
+        let generation = hub.io_generation.get().wrapping_add(1) & KEY_MASK;
+        hub.io_generation.set(generation);
+        let key = entry.key();
+        if key > KEY_MASK {
+            return Err(io::Error::other(
+                "greenwood: more than 4 billion I/O sources",
+            ));
+        }
+        let token = key | (generation << KEY_BITS);
+        register(token, hub.poll.borrow().registry())?;
+        let source = Rc::new(Source::new(fd, token));
+        entry.insert(source.clone());
+        Ok(source)
+    })
+}
+
+/// Removes an I/O source, with `deregister` doing the poller's part.
+pub(crate) fn deregister_source(
+    source: &Source,
+    deregister: impl FnOnce(&mio::Registry) -> io::Result<()>,
+) {
+    try_with(|hub| {
+        // The fd may be closed already (then the kernel dropped it from the poller itself).
+        let _ = deregister(hub.poll.borrow().registry());
+        let key = source.token() & KEY_MASK;
+        let removed = {
+            let mut sources = hub.io_sources.borrow_mut();
+            match sources.get(key) {
+                Some(s) if s.token() == source.token() => sources.try_remove(key),
+                _ => None,
+            }
+        };
+        drop(removed);
+    });
+}
+
+/// Counts a greenlet parked on I/O for as long as it lives: while any is, blocking forever is
+/// not a deadlock.
+pub(crate) struct IoWaiter(());
+
+impl IoWaiter {
+    pub(crate) fn new() -> IoWaiter {
+        with(|hub| hub.io_waiters.set(hub.io_waiters.get() + 1));
+        IoWaiter(())
+    }
+}
+
+impl Drop for IoWaiter {
+    fn drop(&mut self) {
+        try_with(|hub| hub.io_waiters.set(hub.io_waiters.get() - 1));
     }
 }
 

@@ -42,6 +42,7 @@
 mod error;
 mod greenlet;
 pub mod hub;
+mod io;
 mod task;
 mod timeout;
 mod timer;
@@ -51,6 +52,7 @@ mod waitlist;
 pub use crate::error::{Elapsed, ErrorKind, GreenletError, LoopExit};
 pub use crate::greenlet::{getcurrent, spawn, spawn_later, AnyGreenlet, Builder, Greenlet, LinkId};
 pub use crate::hub::{idle, sleep};
+pub use crate::io::{wait_read, wait_write};
 pub use crate::timeout::{with_timeout, Timeout};
 pub use crate::wait::{
     iwait, joinall, killall, killall_timeout, wait, wait_count, Iwait, JoinAll, Waitable,

@@ -80,6 +80,10 @@ pub(crate) enum WaitOn {
     Greenlet(Rc<Task>),
     Object(&'static str, &'static Location<'static>),
     Sleep(std::time::Duration),
+    Io {
+        fd: std::os::fd::RawFd,
+        direction: &'static str,
+    },
     Idle,
     Any(usize),
 }
@@ -407,6 +411,9 @@ fn describe(what: &WaitOn, out: &mut String, depth: usize) {
         }
         WaitOn::Sleep(d) => {
             let _ = write!(out, "sleep({d:?})");
+        }
+        WaitOn::Io { fd, direction } => {
+            let _ = write!(out, "fd {fd} to become {direction}");
         }
         WaitOn::Idle => out.push_str("idle()"),
         WaitOn::Any(n) => {
