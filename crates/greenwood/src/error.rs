@@ -30,11 +30,30 @@ pub struct Elapsed {
 
 impl Elapsed {
     /// The duration the timeout was set for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let e = greenwood::with_timeout(Duration::from_millis(2), || greenwood::sleep(Duration::from_secs(1)));
+    /// assert_eq!(e.unwrap_err().duration(), Duration::from_millis(2));
+    /// ```
     pub fn duration(&self) -> Duration {
         self.duration
     }
 
     /// Where the timeout was set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let line = line!() + 1;
+    /// let e = greenwood::with_timeout(Duration::from_millis(2), || greenwood::sleep(Duration::from_secs(1)));
+    /// assert_eq!(e.unwrap_err().location().line(), line);
+    /// ```
     pub fn location(&self) -> &'static Location<'static> {
         self.site
     }
@@ -58,6 +77,15 @@ impl Error for Elapsed {}
 /// Blocking calls that return `Result` (I/O) return it as their error; the others (`join`,
 /// `sleep`, ...) panic with its message, which names what the greenlet waits on and where
 /// that was created or spawned.
+///
+/// # Examples
+///
+/// ```
+/// let w: greenwood::hub::Waiter<()> = greenwood::hub::Waiter::new(); // nobody will fill it
+/// let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.get()));
+/// let msg = r.unwrap_err().downcast::<String>().unwrap();
+/// assert!(msg.contains("LoopExit: the main greenlet would block forever: it waits on Waiter created at"));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LoopExit {
     pub(crate) message: String,
@@ -72,6 +100,16 @@ impl fmt::Display for LoopExit {
 impl Error for LoopExit {}
 
 /// How a greenlet failed to produce a value.
+///
+/// # Examples
+///
+/// ```
+/// use greenwood::ErrorKind;
+///
+/// let g = greenwood::spawn(|| greenwood::sleep(std::time::Duration::from_secs(60)));
+/// g.kill();
+/// assert_eq!(g.error().map(|e| e.kind()), Some(ErrorKind::Killed));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -107,21 +145,61 @@ pub struct GreenletError {
 
 impl GreenletError {
     /// How it failed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # greenwood::set_failure_handler(Some(Box::new(|_| {})));
+    /// let g = greenwood::Builder::new().name("parser").spawn(|| -> u8 { panic!("bad input") })?;
+    /// let err = g.get().unwrap_err();
+    /// assert_eq!(err.kind(), greenwood::ErrorKind::Panicked);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }
 
     /// The panic message (or what killed it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # greenwood::set_failure_handler(Some(Box::new(|_| {})));
+    /// let g = greenwood::Builder::new().name("parser").spawn(|| -> u8 { panic!("bad input") })?;
+    /// let err = g.get().unwrap_err();
+    /// assert_eq!(err.message(), "bad input");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn message(&self) -> &str {
         &self.message
     }
 
     /// The greenlet, as its `Display` shows it: `greenlet 'NAME'`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # greenwood::set_failure_handler(Some(Box::new(|_| {})));
+    /// let g = greenwood::Builder::new().name("parser").spawn(|| -> u8 { panic!("bad input") })?;
+    /// let err = g.get().unwrap_err();
+    /// assert_eq!(err.greenlet(), "greenlet 'parser'");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn greenlet(&self) -> &str {
         &self.greenlet
     }
 
     /// Where it was spawned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # greenwood::set_failure_handler(Some(Box::new(|_| {})));
+    /// let g = greenwood::Builder::new().name("parser").spawn(|| -> u8 { panic!("bad input") })?;
+    /// let err = g.get().unwrap_err();
+    /// assert_eq!(err.spawned_at().unwrap().file(), file!());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn spawned_at(&self) -> Option<&'static Location<'static>> {
         self.site
     }

@@ -157,18 +157,46 @@ pub struct Builder {
 
 impl Builder {
     /// A builder with the defaults: no name, the `greenlet` crate's default stack size.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenwood::Builder::new().spawn(|| 1)?;
+    /// assert_eq!(g.get().unwrap(), 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new() -> Builder {
         Builder::default()
     }
 
     /// Names the greenlet: its `Display`, failure reports, `LoopExit` messages and stack
     /// overflow reports use it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenwood::Builder::new().name("resize-42").spawn(|| ())?;
+    /// assert_eq!(g.to_string(), "greenlet 'resize-42'");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn name(mut self, name: impl Into<String>) -> Builder {
         self.name = Some(name.into());
         self
     }
 
     /// Usable stack size in bytes (see [`greenlet::Builder::stack_size`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// // Deep recursion needs more than the default; shallow greenlets can do with less.
+    /// let g = greenwood::Builder::new().stack_size(1024 * 1024).spawn(|| {
+    ///     fn depth(n: u32) -> u32 { if n == 0 { 0 } else { 1 + depth(n - 1) } }
+    ///     depth(10_000)
+    /// })?;
+    /// assert_eq!(g.get().unwrap(), 10_000);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn stack_size(mut self, bytes: usize) -> Builder {
         self.stack_size = Some(bytes);
         self
@@ -179,6 +207,14 @@ impl Builder {
     /// # Errors
     ///
     /// When the kernel refuses the stack's memory; the error names the limit and its fix.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenwood::Builder::new().name("worker").spawn(|| "done")?;
+    /// assert_eq!(g.get().unwrap(), "done");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[track_caller]
     pub fn spawn<F, T>(self, f: F) -> io::Result<Greenlet<T>>
     where
@@ -195,6 +231,16 @@ impl Builder {
     /// # Errors
     ///
     /// As [`Builder::spawn`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let g = greenwood::Builder::new().name("retry").spawn_later(Duration::from_millis(5), || 2)?;
+    /// assert_eq!(g.get().unwrap(), 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[track_caller]
     pub fn spawn_later<F, T>(self, delay: Duration, f: F) -> io::Result<Greenlet<T>>
     where
@@ -574,6 +620,23 @@ impl<T: 'static> Greenlet<T> {
     }
 
     /// Like [`link`](Greenlet::link), but `f` runs only if the greenlet returned a value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{cell::Cell, rc::Rc};
+    ///
+    /// # greenwood::set_failure_handler(Some(Box::new(|_| {})));
+    /// let sum = Rc::new(Cell::new(0));
+    /// for v in [Ok(2), Err("broken")] {
+    ///     let g = greenwood::spawn(move || v.expect("a value"));
+    ///     let s = sum.clone();
+    ///     g.link_value(move |g| s.set(s.get() + g.value().unwrap()));
+    ///     g.join();
+    /// }
+    /// greenwood::sleep(std::time::Duration::ZERO);
+    /// assert_eq!(sum.get(), 2); // only the successful one
+    /// ```
     pub fn link_value(&self, f: impl FnOnce(&Greenlet<T>) + 'static) -> LinkId {
         self.add_link(successful, f)
     }
@@ -637,42 +700,112 @@ impl<T: 'static> Greenlet<T> {
     }
 
     /// Whether it has finished: returned, panicked or been killed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenwood::spawn(|| 7);
+    /// assert!(!g.ready() && !g.successful() && !g.dead() && !g.started());
+    /// g.join();
+    /// assert!(g.ready() && g.successful() && g.dead() && g.started());
+    /// ```
     pub fn ready(&self) -> bool {
         self.task.is_done()
     }
 
     /// Whether it finished by returning a value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenwood::spawn(|| 7);
+    /// assert!(!g.ready() && !g.successful() && !g.dead() && !g.started());
+    /// g.join();
+    /// assert!(g.ready() && g.successful() && g.dead() && g.started());
+    /// ```
     pub fn successful(&self) -> bool {
         successful(&self.task)
     }
 
     /// Whether it is dead: finished, or killed before it started (the same as
     /// [`ready`](Greenlet::ready) for a spawned greenlet).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenwood::spawn(|| 7);
+    /// assert!(!g.ready() && !g.successful() && !g.dead() && !g.started());
+    /// g.join();
+    /// assert!(g.ready() && g.successful() && g.dead() && g.started());
+    /// ```
     pub fn dead(&self) -> bool {
         self.task.is_done()
     }
 
     /// Whether its function has begun running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenwood::spawn(|| 7);
+    /// assert!(!g.ready() && !g.successful() && !g.dead() && !g.started());
+    /// g.join();
+    /// assert!(g.ready() && g.successful() && g.dead() && g.started());
+    /// ```
     pub fn started(&self) -> bool {
         self.task.ran.get()
     }
 
     /// The name given by [`Builder::name`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(greenwood::spawn(|| ()).name(), None);
+    /// let g = greenwood::Builder::new().name("fetch").spawn(|| ())?;
+    /// assert_eq!(g.name(), Some("fetch"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn name(&self) -> Option<&str> {
         self.task.name.as_deref()
     }
 
     /// A process-wide unique number (the underlying `greenlet::Greenlet`'s id).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (a, b) = (greenwood::spawn(|| ()), greenwood::spawn(|| ()));
+    /// assert_ne!(a.id(), b.id());
+    /// ```
     pub fn id(&self) -> u64 {
         self.task.id.get()
     }
 
     /// Where it was spawned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let line = line!() + 1;
+    /// let g = greenwood::spawn(|| ());
+    /// assert_eq!((g.spawned_at().file(), g.spawned_at().line()), (file!(), line));
+    /// ```
     pub fn spawned_at(&self) -> &'static Location<'static> {
         self.task.site.expect("a spawned greenlet has a spawn site")
     }
 
     /// This greenlet without its value type.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let a = greenwood::spawn(|| 1u8);
+    /// let b = greenwood::spawn(|| "two");
+    /// let all = [a.as_any(), b.as_any()];
+    /// greenwood::wait(&all);
+    /// assert!(all.iter().all(|g| g.successful()));
+    /// ```
     pub fn as_any(&self) -> AnyGreenlet {
         AnyGreenlet {
             task: self.task.clone(),
@@ -691,6 +824,14 @@ fn next_link_id() -> u64 {
 }
 
 /// Identifies a link, for [`Greenlet::unlink`].
+///
+/// # Examples
+///
+/// ```
+/// let g = greenwood::spawn(|| ());
+/// let id: greenwood::LinkId = g.link(|_| println!("done"));
+/// assert!(g.unlink(id));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct LinkId(u64);
 
@@ -734,11 +875,27 @@ fn debug(task: &Task, ty: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
 
 impl AnyGreenlet {
     /// As [`Greenlet::join`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenwood::spawn(|| ()).as_any();
+    /// g.join();
+    /// assert!(g.dead());
+    /// ```
     pub fn join(&self) {
         join(&self.task, None);
     }
 
     /// As [`Greenlet::join_timeout`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenwood::spawn(|| greenwood::sleep(std::time::Duration::from_secs(60))).as_any();
+    /// assert!(!g.join_timeout(std::time::Duration::from_millis(1)));
+    /// g.kill();
+    /// ```
     pub fn join_timeout(&self, timeout: Duration) -> bool {
         join(&self.task, Some(timeout))
     }
@@ -748,41 +905,105 @@ impl AnyGreenlet {
     /// # Panics
     ///
     /// For the main greenlet, which cannot be killed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenwood::spawn(|| greenwood::sleep(std::time::Duration::from_secs(60))).as_any();
+    /// g.kill();
+    /// assert!(g.dead() && !g.successful());
+    /// ```
     pub fn kill(&self) {
         kill(&self.task, None);
     }
 
     /// As [`Greenlet::kill_timeout`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenwood::spawn(|| greenwood::sleep(std::time::Duration::from_secs(60))).as_any();
+    /// assert!(g.kill_timeout(std::time::Duration::from_secs(1)));
+    /// ```
     pub fn kill_timeout(&self, timeout: Duration) -> bool {
         kill(&self.task, Some(timeout))
     }
 
     /// As [`Greenlet::kill_nowait`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenwood::spawn(|| greenwood::sleep(std::time::Duration::from_secs(60))).as_any();
+    /// g.kill_nowait();
+    /// g.join();
+    /// assert!(g.dead());
+    /// ```
     pub fn kill_nowait(&self) {
         kill_nowait(&self.task);
     }
 
     /// As [`Greenlet::ready`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenwood::spawn(|| ()).as_any();
+    /// assert!(!g.ready());
+    /// g.join();
+    /// assert!(g.ready() && g.successful() && g.dead());
+    /// ```
     pub fn ready(&self) -> bool {
         self.task.is_done()
     }
 
     /// As [`Greenlet::successful`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # greenwood::set_failure_handler(Some(Box::new(|_| {})));
+    /// let g = greenwood::spawn(|| -> () { panic!("no") }).as_any();
+    /// g.join();
+    /// assert!(!g.successful());
+    /// ```
     pub fn successful(&self) -> bool {
         successful(&self.task)
     }
 
     /// As [`Greenlet::dead`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenwood::spawn(|| ()).as_any();
+    /// g.kill(); // before it started
+    /// assert!(g.dead());
+    /// ```
     pub fn dead(&self) -> bool {
         self.task.is_done()
     }
 
     /// As [`Greenlet::error`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenwood::spawn(|| greenwood::sleep(std::time::Duration::from_secs(60))).as_any();
+    /// g.kill();
+    /// assert_eq!(g.error().unwrap().kind(), greenwood::ErrorKind::Killed);
+    /// ```
     pub fn error(&self) -> Option<GreenletError> {
         error_of(&self.task)
     }
 
     /// Its name; `"main"` for a thread's main greenlet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(greenwood::getcurrent().name(), Some("main"));
+    /// ```
     pub fn name(&self) -> Option<&str> {
         match self.task.kind {
             Kind::Main => Some("main"),
@@ -791,16 +1012,38 @@ impl AnyGreenlet {
     }
 
     /// As [`Greenlet::id`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenwood::spawn(|| ());
+    /// assert_eq!(g.as_any().id(), g.id());
+    /// ```
     pub fn id(&self) -> u64 {
         self.task.id.get()
     }
 
     /// Where it was spawned; `None` for greenlets greenwood did not spawn (the main one).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(greenwood::getcurrent().spawned_at().is_none());
+    /// assert!(greenwood::spawn(|| ()).as_any().spawned_at().is_some());
+    /// ```
     pub fn spawned_at(&self) -> Option<&'static Location<'static>> {
         self.task.site
     }
 
     /// Whether this is the thread's main greenlet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(greenwood::getcurrent().is_main());
+    /// let g = greenwood::spawn(|| greenwood::getcurrent().is_main());
+    /// assert!(!g.get().unwrap());
+    /// ```
     pub fn is_main(&self) -> bool {
         self.task.kind == Kind::Main
     }

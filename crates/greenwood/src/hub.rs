@@ -165,6 +165,13 @@ impl Remote {
 }
 
 /// A handler for failed greenlets; see [`set_failure_handler`](crate::set_failure_handler).
+///
+/// # Examples
+///
+/// ```
+/// let handler: greenwood::hub::FailureHandler = Box::new(|e| eprintln!("alert: {e}"));
+/// greenwood::set_failure_handler(Some(handler));
+/// ```
 pub type FailureHandler = Box<dyn Fn(&GreenletError)>;
 type SharedHandler = Rc<dyn Fn(&GreenletError)>;
 
@@ -723,6 +730,14 @@ pub struct Hub {
 ///
 /// If the hub cannot be created: the process is out of file descriptors (the message names
 /// `RLIMIT_NOFILE`) or of memory for the hub's stack.
+///
+/// # Examples
+///
+/// ```
+/// let hub = greenwood::hub::get_hub();
+/// let _g = greenwood::spawn(|| ());
+/// assert_eq!(hub.live_greenlets(), 1);
+/// ```
 pub fn get_hub() -> Hub {
     with(|hub| Hub {
         inner: hub.clone(),
@@ -734,6 +749,21 @@ impl Hub {
     /// Runs `f` on the hub in a later turn of the loop, after everything already queued
     /// (FIFO). `f` runs on the hub's greenlet, so it must not block; a panic in it is reported
     /// and the loop goes on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{cell::RefCell, rc::Rc};
+    ///
+    /// let order = Rc::new(RefCell::new(Vec::new()));
+    /// let hub = greenwood::hub::get_hub();
+    /// for i in 0..3 {
+    ///     let o = order.clone();
+    ///     hub.run_callback(move || o.borrow_mut().push(i));
+    /// }
+    /// greenwood::sleep(std::time::Duration::ZERO);
+    /// assert_eq!(*order.borrow(), [0, 1, 2]);
+    /// ```
     pub fn run_callback(&self, f: impl FnOnce() + 'static) {
         self.inner
             .ready
@@ -746,21 +776,55 @@ impl Hub {
     /// [`set_failure_handler`](crate::set_failure_handler).
     ///
     /// [`Timeout`]: crate::Timeout
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// greenwood::hub::get_hub().set_failure_handler(Some(Box::new(|e| eprintln!("{e}"))));
+    /// ```
     pub fn set_failure_handler(&self, handler: Option<FailureHandler>) {
         *self.inner.failure_handler.borrow_mut() = handler.map(Rc::from);
     }
 
     /// Greenlets spawned on this thread that have not finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let hub = greenwood::hub::get_hub();
+    /// let g = greenwood::spawn(|| ());
+    /// assert_eq!(hub.live_greenlets(), 1);
+    /// g.join();
+    /// assert_eq!(hub.live_greenlets(), 0);
+    /// ```
     pub fn live_greenlets(&self) -> usize {
         self.inner.tasks.borrow().len()
     }
 
     /// Timers pending (sleeps, timeouts, delayed spawns).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let hub = greenwood::hub::get_hub();
+    /// let g = greenwood::spawn(|| greenwood::sleep(std::time::Duration::from_secs(60)));
+    /// greenwood::sleep(std::time::Duration::ZERO);
+    /// assert_eq!(hub.pending_timers(), 1);
+    /// g.kill();
+    /// assert_eq!(hub.pending_timers(), 0);
+    /// ```
     pub fn pending_timers(&self) -> usize {
         self.inner.timers.borrow().len()
     }
 
     /// The hub's own greenlet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let hub = greenwood::hub::get_hub();
+    /// assert_eq!(hub.greenlet().name(), Some("hub"));
+    /// ```
     pub fn greenlet(&self) -> &greenlet::Greenlet {
         &self.inner.glet
     }
@@ -880,6 +944,13 @@ impl<T> Default for Waiter<T> {
 
 impl<T> Waiter<T> {
     /// An empty waiter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let w: greenwood::hub::Waiter<u32> = greenwood::hub::Waiter::new();
+    /// assert!(!w.ready());
+    /// ```
     #[track_caller]
     pub fn new() -> Waiter<T> {
         Waiter {
@@ -893,6 +964,14 @@ impl<T> Waiter<T> {
 
     /// Fills the waiter and schedules the greenlet waiting in [`get`](Waiter::get), if any. A
     /// second `switch` before `get` replaces the value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let w = greenwood::hub::Waiter::new();
+    /// w.switch(1); // nobody waits yet: the value waits for `get`
+    /// assert_eq!(w.get(), 1);
+    /// ```
     pub fn switch(&self, value: T) {
         *self.inner.value.borrow_mut() = Some(value);
         if let Some(w) = self.inner.waker.take() {
@@ -901,6 +980,15 @@ impl<T> Waiter<T> {
     }
 
     /// Whether a value is waiting to be taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let w = greenwood::hub::Waiter::new();
+    /// assert!(!w.ready());
+    /// w.switch("x");
+    /// assert!(w.ready());
+    /// ```
     pub fn ready(&self) -> bool {
         self.inner.value.borrow().is_some()
     }
@@ -911,6 +999,15 @@ impl<T> Waiter<T> {
     ///
     /// With [`LoopExit`](crate::LoopExit)'s message if nothing can ever fill it, and with the
     /// interrupts of [`sleep`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let w = greenwood::hub::Waiter::new();
+    /// let w2 = w.clone();
+    /// let _g = greenwood::spawn(move || w2.switch(5));
+    /// assert_eq!(w.get(), 5); // parks until the greenlet runs
+    /// ```
     pub fn get(&self) -> T {
         loop {
             if let Some(v) = self.inner.value.borrow_mut().take() {

@@ -49,6 +49,16 @@ fn next_id() -> u64 {
 
 impl Timeout {
     /// Arms a timeout for the current greenlet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let t = greenwood::Timeout::start(Duration::from_millis(1));
+    /// let r = std::panic::catch_unwind(|| greenwood::sleep(Duration::from_secs(60)));
+    /// assert!(t.is(&*r.unwrap_err()));
+    /// ```
     #[track_caller]
     pub fn start(duration: Duration) -> Timeout {
         let task = task::current();
@@ -82,6 +92,13 @@ impl Timeout {
     pub fn cancel(self) {}
 
     /// The duration it was set for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = greenwood::Timeout::start(std::time::Duration::from_secs(3));
+    /// assert_eq!(t.duration().as_secs(), 3);
+    /// ```
     pub fn duration(&self) -> Duration {
         self.duration
     }

@@ -11,6 +11,18 @@ use crate::waitlist::{Collector, Notify, WaitList};
 
 /// Something a greenlet can wait on with [`wait`] and [`iwait`]: greenlets, and the events
 /// of [`event`](crate) built on the hub. Sealed: only greenwood's types implement it.
+///
+/// # Examples
+///
+/// ```
+/// use greenwood::Waitable;
+///
+/// let g = greenwood::spawn(|| ());
+/// assert!(!g.is_ready());
+/// let objects: [&dyn Waitable; 1] = [&g];
+/// greenwood::wait(&objects);
+/// assert!(g.is_ready());
+/// ```
 pub trait Waitable: private::Sealed {
     /// Whether waiting on it would return at once.
     fn is_ready(&self) -> bool;
@@ -60,6 +72,19 @@ impl<W: Waitable + ?Sized> Waitable for &W {
 }
 
 /// Yields the index of each object as it becomes ready, in the order they do; see [`iwait`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let gs: Vec<_> = [30u64, 10, 20]
+///     .into_iter()
+///     .map(|ms| greenwood::spawn(move || greenwood::sleep(Duration::from_millis(ms))))
+///     .collect();
+/// let mut it: greenwood::Iwait<'_, _> = greenwood::iwait(&gs);
+/// assert_eq!(it.next(), Some(1));
+/// ```
 pub struct Iwait<'a, W: Waitable> {
     objects: &'a [W],
     collector: Rc<Collector>,
@@ -271,6 +296,13 @@ pub struct JoinAll<'a, T> {
 
 impl<'a, T: 'static> JoinAll<'a, T> {
     /// Joins all of `greenlets`, with no timeout.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let gs = vec![greenwood::spawn(|| 1), greenwood::spawn(|| 2)];
+    /// assert_eq!(greenwood::JoinAll::new(&gs).run().unwrap().len(), 2);
+    /// ```
     pub fn new(greenlets: &'a [Greenlet<T>]) -> Self {
         JoinAll {
             greenlets,
@@ -281,12 +313,36 @@ impl<'a, T: 'static> JoinAll<'a, T> {
     }
 
     /// Gives up after `timeout`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let gs = vec![greenwood::spawn(|| greenwood::sleep(Duration::from_secs(60)))];
+    /// let done = greenwood::JoinAll::new(&gs).timeout(Duration::from_millis(5)).run().unwrap();
+    /// assert!(done.is_empty());
+    /// greenwood::killall(&gs);
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
     }
 
     /// Returns once `count` greenlets have finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let gs: Vec<_> = [1u64, 60_000]
+    ///     .into_iter()
+    ///     .map(|ms| greenwood::spawn(move || greenwood::sleep(Duration::from_millis(ms))))
+    ///     .collect();
+    /// assert_eq!(greenwood::JoinAll::new(&gs).count(1).run().unwrap(), [0]);
+    /// greenwood::killall(&gs);
+    /// ```
     pub fn count(mut self, count: usize) -> Self {
         self.count = Some(count);
         self
@@ -294,6 +350,15 @@ impl<'a, T: 'static> JoinAll<'a, T> {
 
     /// Returns the first failure (panic, kill, timeout) as soon as it happens (gevent's
     /// `raise_error=True`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # greenwood::set_failure_handler(Some(Box::new(|_| {})));
+    /// let gs = vec![greenwood::spawn(|| -> u8 { panic!("bad row 7") })];
+    /// let err = greenwood::JoinAll::new(&gs).stop_on_error().run().unwrap_err();
+    /// assert_eq!(err.message(), "bad row 7");
+    /// ```
     pub fn stop_on_error(mut self) -> Self {
         self.stop_on_error = true;
         self
@@ -304,6 +369,13 @@ impl<'a, T: 'static> JoinAll<'a, T> {
     /// # Errors
     ///
     /// With `stop_on_error`, the first greenlet's failure.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let gs = vec![greenwood::spawn(|| 1)];
+    /// assert_eq!(greenwood::JoinAll::new(&gs).run().unwrap(), [0]);
+    /// ```
     pub fn run(self) -> Result<Vec<usize>, GreenletError> {
         let mut it = iwait(self.greenlets);
         if let Some(t) = self.timeout {
