@@ -975,7 +975,7 @@ impl<T> Waiter<T> {
     pub fn switch(&self, value: T) {
         *self.inner.value.borrow_mut() = Some(value);
         if let Some(w) = self.inner.waker.take() {
-            w.wake();
+            w.wake_owned();
         }
     }
 

@@ -161,12 +161,17 @@ impl Task {
 
     /// Makes a parked task runnable with `resume` as the reason; false if it is not parked.
     fn schedule(self: &Rc<Task>, resume: Resume) -> bool {
-        if self.park.get() != Park::Parked {
+        self.park.get() == Park::Parked && Task::make_ready(self.clone(), resume)
+    }
+
+    /// `schedule` for a handle we own (a waker being used up): no count to take.
+    fn make_ready(task: Rc<Task>, resume: Resume) -> bool {
+        if task.park.get() != Park::Parked {
             return false;
         }
-        self.park.set(Park::Scheduled);
-        self.resume.set(resume);
-        hub::push_ready(Ready::Resume(self.clone()));
+        task.park.set(Park::Scheduled);
+        task.resume.set(resume);
+        hub::push_ready(Ready::Resume(task));
         true
     }
 
@@ -246,6 +251,11 @@ impl Waker {
     /// Schedules the task if it is still in the park this waker was made for.
     pub(crate) fn wake(&self) -> bool {
         self.task.seq.get() == self.seq && self.task.schedule(Resume::Normal)
+    }
+
+    /// `wake`, using the waker up.
+    pub(crate) fn wake_owned(self) -> bool {
+        self.task.seq.get() == self.seq && Task::make_ready(self.task, Resume::Normal)
     }
 }
 

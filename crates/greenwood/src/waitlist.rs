@@ -20,11 +20,11 @@ pub(crate) enum Notify {
 }
 
 impl Notify {
-    fn notify(&self) -> bool {
+    fn notify(self) -> bool {
         match self {
-            Notify::Wake(w) => w.wake(),
+            Notify::Wake(w) => w.wake_owned(),
             Notify::Collect(c, index) => {
-                c.push(*index);
+                c.push(index);
                 true
             }
         }
