@@ -51,6 +51,12 @@ fn main() {
                 greenwood::spawn(|| ()).join();
             }
         }
-        other => panic!("unknown case {other}: waiter, yield or spawn"),
+        "spawn1000" => {
+            for _ in 0..n / 1000 {
+                let gs: Vec<_> = (0..1000).map(|_| greenwood::spawn(|| ())).collect();
+                greenwood::joinall(&gs);
+            }
+        }
+        other => panic!("unknown case {other}: waiter, yield, spawn or spawn1000"),
     }
 }

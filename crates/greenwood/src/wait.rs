@@ -178,10 +178,14 @@ impl<W: Waitable> Iterator for Iwait<'_, W> {
             }
             let me = task::current();
             let waker = me.waker();
-            let _timer = match self.timeout {
-                Some(d) => {
-                    let deadline = *self.deadline.get_or_insert_with(|| Instant::now() + d);
-                    let left = deadline.saturating_duration_since(Instant::now());
+            // A timeout too large for an `Instant` is no timeout.
+            let now = Instant::now();
+            if self.deadline.is_none() {
+                self.deadline = self.timeout.and_then(|d| now.checked_add(d));
+            }
+            let _timer = match self.deadline {
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(now);
                     if left.is_zero() {
                         return None;
                     }
