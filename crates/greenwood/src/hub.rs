@@ -327,7 +327,7 @@ impl HubInner {
             self.poll_io(Some(Duration::ZERO));
             if self.ready.borrow().is_empty() {
                 for w in std::mem::take(&mut *self.idle.borrow_mut()) {
-                    w.wake();
+                    w.wake_owned();
                 }
             }
         } else {
@@ -395,7 +395,7 @@ impl HubInner {
         for action in fired {
             match action {
                 TimerAction::Wake(w) => {
-                    w.wake();
+                    w.wake_owned();
                 }
                 TimerAction::Interrupt(task, i) => task.interrupt(i),
                 TimerAction::Start(task) => {

@@ -1,9 +1,11 @@
-//! The per-greenlet record and the one blocking primitive: park the current greenlet, switch to
-//! the hub, and come back when a [`Waker`] (or an interrupt) schedules it again.
+//! The per-greenlet record and the one blocking primitive: park the current greenlet, switch
+//! away (to the hub, or straight to the greenlet the hub would run next), and come back when a
+//! [`Waker`] (or an interrupt) schedules it again.
 //!
 //! Every greenlet that blocks has a [`Task`]: spawned ones get it at spawn, the main greenlet
 //! (and any greenlet created with the `greenlet` crate directly) the first time it blocks. It
-//! hangs off the greenlet's data slot, so finding the current one costs a thread-local read.
+//! hangs off the greenlet's data slot, so finding the current one costs a thread-local read
+//! and a type check.
 //!
 //! A park is identified by the task's `seq`, which moves on every time a park ends. A `Waker`
 //! records the `seq` it was made for, so a wake-up that arrives late (the greenlet already
@@ -97,11 +99,13 @@ pub(crate) struct Task {
     pub(crate) kind: Kind,
     pub(crate) name: Option<Box<str>>,
     pub(crate) site: Option<&'static Location<'static>>,
-    /// Spawned greenlets: from spawn until dropped. Others: only while parked (so a task and
-    /// its greenlet never keep each other alive).
+    /// Spawned greenlets: from spawn until dropped. Raw greenlets: only while parked, so a
+    /// task and its greenlet never keep each other alive (the main greenlet's handle is kept
+    /// by the hub).
     pub(crate) glet: Cell<Option<greenlet::Greenlet>>,
     pub(crate) park: Cell<Park>,
-    seq: Cell<u32>,
+    /// Moves on at the end of every park (64 bits: never wraps back onto a stale waker).
+    seq: Cell<u64>,
     resume: Cell<Resume>,
     interrupt: Cell<Option<Interrupt>>,
     pending: RefCell<Vec<Interrupt>>,
@@ -244,7 +248,7 @@ pub(crate) fn cell_clone<T: Clone>(cell: &Cell<Option<T>>) -> Option<T> {
 #[derive(Clone)]
 pub(crate) struct Waker {
     task: Rc<Task>,
-    seq: u32,
+    seq: u64,
 }
 
 impl Waker {
