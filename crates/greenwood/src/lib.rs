@@ -30,6 +30,9 @@
 //!   the greenlet's name and spawn site, and [`Greenlet::get`] returns it.
 //! - When the main greenlet waits on something nothing can ever wake, the call fails with a
 //!   [`LoopExit`] message naming what it waits on and where that was spawned or created.
+//! - [`wait_read`] and [`wait_write`] park a greenlet until a raw file descriptor is ready,
+//!   on the hub's epoll (through mio); the cooperative `net` types will build on the same
+//!   readiness layer.
 //! - [`hub`]: the per-thread event loop everything runs on, its one blocking primitive
 //!   ([`hub::Waiter`]), and the design (in its source).
 //!
