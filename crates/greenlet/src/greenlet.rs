@@ -675,6 +675,17 @@ impl Greenlet {
     }
 
     /// What [`set_data`](Greenlet::set_data) attached, if anything.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    ///
+    /// let g = greenlet::Greenlet::new(|_| ());
+    /// assert!(g.data().is_none());
+    /// g.set_data(Some(Rc::new(7u32)));
+    /// assert_eq!(g.data().unwrap().downcast_ref::<u32>(), Some(&7));
+    /// ```
     pub fn data(&self) -> Option<Rc<dyn Any>> {
         cell_clone(&self.inner.data)
     }
