@@ -705,9 +705,9 @@ impl<T: 'static> Greenlet<T> {
     ///
     /// ```
     /// let g = greenwood::spawn(|| 7);
-    /// assert!(!g.ready() && !g.successful() && !g.dead() && !g.started());
+    /// assert!(!g.ready());
     /// g.join();
-    /// assert!(g.ready() && g.successful() && g.dead() && g.started());
+    /// assert!(g.ready());
     /// ```
     pub fn ready(&self) -> bool {
         self.task.is_done()
@@ -718,10 +718,11 @@ impl<T: 'static> Greenlet<T> {
     /// # Examples
     ///
     /// ```
-    /// let g = greenwood::spawn(|| 7);
-    /// assert!(!g.ready() && !g.successful() && !g.dead() && !g.started());
-    /// g.join();
-    /// assert!(g.ready() && g.successful() && g.dead() && g.started());
+    /// # greenwood::set_failure_handler(Some(Box::new(|_| {})));
+    /// let ok = greenwood::spawn(|| 7);
+    /// let bad = greenwood::spawn(|| -> i32 { panic!("no") });
+    /// greenwood::joinall(&[ok.clone(), bad.clone()]);
+    /// assert!(ok.successful() && !bad.successful());
     /// ```
     pub fn successful(&self) -> bool {
         successful(&self.task)
@@ -734,9 +735,8 @@ impl<T: 'static> Greenlet<T> {
     ///
     /// ```
     /// let g = greenwood::spawn(|| 7);
-    /// assert!(!g.ready() && !g.successful() && !g.dead() && !g.started());
-    /// g.join();
-    /// assert!(g.ready() && g.successful() && g.dead() && g.started());
+    /// g.kill(); // before it ever ran
+    /// assert!(g.dead() && !g.started());
     /// ```
     pub fn dead(&self) -> bool {
         self.task.is_done()
@@ -748,9 +748,9 @@ impl<T: 'static> Greenlet<T> {
     ///
     /// ```
     /// let g = greenwood::spawn(|| 7);
-    /// assert!(!g.ready() && !g.successful() && !g.dead() && !g.started());
+    /// assert!(!g.started()); // spawned, not yet run
     /// g.join();
-    /// assert!(g.ready() && g.successful() && g.dead() && g.started());
+    /// assert!(g.started());
     /// ```
     pub fn started(&self) -> bool {
         self.task.ran.get()
