@@ -43,6 +43,7 @@
 #![deny(missing_docs, missing_debug_implementations)]
 
 mod error;
+pub mod event;
 mod greenlet;
 pub mod hub;
 mod io;

@@ -10,6 +10,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
+use std::time::Duration;
 
 use crate::task::Waker;
 
@@ -190,6 +191,34 @@ impl<'a> Registration<'a> {
             list,
         }
     }
+
+    /// Leaves the list; true if the entry was still there (it was never notified).
+    pub(crate) fn cancel(self) -> bool {
+        let still_waiting = self.list.remove(self.key);
+        std::mem::forget(self);
+        still_waiting
+    }
+}
+
+/// Parks the current greenlet on `list` until it is notified, `timeout` passes, or an
+/// interrupt (kill, timeout) unwinds it; true if it was notified. Whatever happens, it leaves
+/// the list.
+pub(crate) fn wait_on(
+    list: &WaitList,
+    what: crate::task::WaitOn,
+    timeout: Option<Duration>,
+) -> bool {
+    let me = crate::task::current();
+    let waker = me.waker();
+    let _timer = timeout.map(|d| {
+        crate::hub::TimerGuard(crate::hub::add_timer(
+            d,
+            crate::hub::TimerAction::Wake(waker.clone()),
+        ))
+    });
+    let entry = Registration::new(list, Notify::Wake(waker));
+    crate::task::park(&me, what);
+    !entry.cancel()
 }
 
 impl Drop for Registration<'_> {
