@@ -45,8 +45,10 @@
 mod error;
 pub mod event;
 mod greenlet;
+mod handoff;
 pub mod hub;
 mod io;
+pub mod lock;
 mod task;
 mod timeout;
 mod timer;

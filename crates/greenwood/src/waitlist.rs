@@ -191,23 +191,13 @@ impl<'a> Registration<'a> {
             list,
         }
     }
-
-    /// Leaves the list; true if the entry was still there (it was never notified).
-    pub(crate) fn cancel(self) -> bool {
-        let still_waiting = self.list.remove(self.key);
-        std::mem::forget(self);
-        still_waiting
-    }
 }
 
 /// Parks the current greenlet on `list` until it is notified, `timeout` passes, or an
-/// interrupt (kill, timeout) unwinds it; true if it was notified. Whatever happens, it leaves
-/// the list.
-pub(crate) fn wait_on(
-    list: &WaitList,
-    what: crate::task::WaitOn,
-    timeout: Option<Duration>,
-) -> bool {
+/// interrupt (kill, timeout) unwinds it; whatever happens, it leaves the list. Callers look at
+/// their condition again afterwards: a notification and a timeout can race, so "was I
+/// notified" has no reliable answer here (the hand-off queue gives one where it matters).
+pub(crate) fn wait_on(list: &WaitList, what: crate::task::WaitOn, timeout: Option<Duration>) {
     let me = crate::task::current();
     let waker = me.waker();
     let _timer = timeout.map(|d| {
@@ -216,9 +206,8 @@ pub(crate) fn wait_on(
             crate::hub::TimerAction::Wake(waker.clone()),
         ))
     });
-    let entry = Registration::new(list, Notify::Wake(waker));
+    let _entry = Registration::new(list, Notify::Wake(waker));
     crate::task::park(&me, what);
-    !entry.cancel()
 }
 
 impl Drop for Registration<'_> {

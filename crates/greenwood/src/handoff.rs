@@ -1,0 +1,92 @@
+//! A FIFO of parked greenlets, each waiting to be handed something: a permit, an item, a
+//! lock. The giver puts the thing straight into the oldest waiter's slot, so nobody can barge
+//! in between the wake-up and the waiter running (FIFO fairness), and the waiter knows for
+//! certain whether it was given something.
+//!
+//! Cancellation loses nothing: a thing is only handed to a waiter that is still parked (its
+//! wake-up succeeds), and a greenlet woken that way is never interrupted before it returns
+//! from its park (interrupts then wait for its next blocking point), so it always collects
+//! what it was given. A waiter that leaves without being given anything (timeout, kill)
+//! removes its slot; the giver skips slots whose wake-up fails.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::hub::{self, TimerAction, TimerGuard};
+use crate::task::{self, WaitOn, Waker};
+
+struct Slot<T> {
+    waker: Waker,
+    given: Cell<Option<T>>,
+}
+
+pub(crate) struct HandOff<T> {
+    waiters: RefCell<VecDeque<Rc<Slot<T>>>>,
+}
+
+impl<T> Default for HandOff<T> {
+    fn default() -> Self {
+        HandOff {
+            waiters: RefCell::new(VecDeque::new()),
+        }
+    }
+}
+
+impl<T> HandOff<T> {
+    /// Gives `thing` to the oldest greenlet still waiting, or gives it back if there is none.
+    pub(crate) fn give(&self, thing: T) -> Result<(), T> {
+        loop {
+            let front = self.waiters.borrow_mut().pop_front();
+            let Some(slot) = front else {
+                return Err(thing);
+            };
+            if slot.waker.wake() {
+                slot.given.set(Some(thing));
+                return Ok(());
+            }
+            // That waiter is leaving (timed out or killed while parked): skip it.
+        }
+    }
+
+    /// Greenlets waiting, counting those on their way out.
+    pub(crate) fn len(&self) -> usize {
+        self.waiters.borrow().len()
+    }
+
+    /// Parks the current greenlet at the back of the queue until it is given something or
+    /// `timeout` passes (`None` then). An interrupt unwinds it as usual, leaving nothing behind.
+    pub(crate) fn wait(&self, what: WaitOn, timeout: Option<Duration>) -> Option<T> {
+        let me = task::current();
+        let waker = me.waker();
+        let _timer =
+            timeout.map(|d| TimerGuard(hub::add_timer(d, TimerAction::Wake(waker.clone()))));
+        let slot = Rc::new(Slot {
+            waker,
+            given: Cell::new(None),
+        });
+        self.waiters.borrow_mut().push_back(slot.clone());
+        let _leave = Leave {
+            queue: self,
+            slot: &slot,
+        };
+        task::park(&me, what);
+        slot.given.take()
+    }
+}
+
+/// Takes a waiter's slot out of the queue when it stops waiting, however it stops.
+struct Leave<'a, T> {
+    queue: &'a HandOff<T>,
+    slot: &'a Rc<Slot<T>>,
+}
+
+impl<T> Drop for Leave<'_, T> {
+    fn drop(&mut self) {
+        let mut waiters = self.queue.waiters.borrow_mut();
+        if let Some(i) = waiters.iter().rposition(|s| Rc::ptr_eq(s, self.slot)) {
+            waiters.remove(i);
+        }
+    }
+}

@@ -1,0 +1,717 @@
+//! Locks: `Semaphore`, `BoundedSemaphore`, `Lock`, `RLock` (gevent's `gevent.lock`).
+//!
+//! Permits are handed to waiters in the order they came (see `handoff.rs`): `release` gives
+//! the permit straight to the oldest waiter, so a greenlet arriving meanwhile cannot take it
+//! first, and a waiter that is killed or times out never takes a permit with it.
+
+use std::cell::Cell;
+use std::error::Error;
+use std::fmt;
+use std::panic::Location;
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::handoff::HandOff;
+use crate::task::{self, WaitOn};
+
+struct SemInner {
+    permits: Cell<usize>,
+    /// `Some(n)` for a bounded semaphore: at most `n` permits.
+    bound: Option<usize>,
+    waiters: HandOff<()>,
+    kind: &'static str,
+    site: &'static Location<'static>,
+}
+
+impl SemInner {
+    fn try_acquire(&self) -> bool {
+        // Permits are only ever free while nobody waits: `release` hands them to waiters
+        // first. So taking a free one never jumps the queue.
+        let p = self.permits.get();
+        if p > 0 {
+            self.permits.set(p - 1);
+            true
+        } else {
+            false
+        }
+    }
+
+    fn acquire(&self, timeout: Option<Duration>) -> bool {
+        if self.try_acquire() {
+            return true;
+        }
+        if timeout == Some(Duration::ZERO) {
+            return false;
+        }
+        self.waiters
+            .wait(WaitOn::Object(self.kind, self.site), timeout)
+            .is_some()
+    }
+
+    fn release(&self) -> Result<(), ReleaseError> {
+        if let Err(()) = self.waiters.give(()) {
+            let p = self.permits.get() + 1;
+            if let Some(bound) = self.bound {
+                if p > bound {
+                    return Err(ReleaseError {
+                        what: self.kind,
+                        site: self.site,
+                    });
+                }
+            }
+            self.permits.set(p);
+        }
+        Ok(())
+    }
+}
+
+/// Released more often than acquired: a [`BoundedSemaphore`] past its bound, a [`Lock`] that
+/// is not locked, or an [`RLock`] the caller does not hold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReleaseError {
+    what: &'static str,
+    site: &'static Location<'static>,
+}
+
+impl fmt::Display for ReleaseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} created at {} was released more times than it was acquired",
+            self.what, self.site
+        )
+    }
+}
+
+impl Error for ReleaseError {}
+
+/// A counting semaphore: at most `n` greenlets hold a permit at once; the others wait, and
+/// are served in the order they came.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use greenwood::lock::Semaphore;
+///
+/// let downloads = Semaphore::new(2); // at most two at a time
+/// let gs: Vec<_> = (0..6)
+///     .map(|_| {
+///         let downloads = downloads.clone();
+///         greenwood::spawn(move || {
+///             let _permit = downloads.acquire();
+///             greenwood::sleep(Duration::from_millis(5));
+///         })
+///     })
+///     .collect();
+/// greenwood::joinall(&gs);
+/// assert_eq!(downloads.available_permits(), 2);
+/// ```
+#[derive(Clone)]
+pub struct Semaphore {
+    inner: Rc<SemInner>,
+}
+
+/// A permit of a [`Semaphore`] (or [`BoundedSemaphore`]); released when dropped.
+#[must_use = "the permit is released as soon as the guard is dropped"]
+pub struct SemaphoreGuard {
+    sem: Rc<SemInner>,
+}
+
+impl Drop for SemaphoreGuard {
+    fn drop(&mut self) {
+        // A guard stands for a permit it acquired: releasing it cannot pass a bound.
+        let _ = self.sem.release();
+    }
+}
+
+impl fmt::Debug for SemaphoreGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SemaphoreGuard")
+            .field("of", &self.sem.kind)
+            .field("created_at", &self.sem.site)
+            .finish()
+    }
+}
+
+impl SemaphoreGuard {
+    /// Keeps the permit: it is not released when the guard goes away (release it later with
+    /// [`Semaphore::release`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = greenwood::lock::Semaphore::new(1);
+    /// s.acquire().forget();
+    /// assert_eq!(s.available_permits(), 0);
+    /// s.release();
+    /// assert_eq!(s.available_permits(), 1);
+    /// ```
+    pub fn forget(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Semaphore {
+    /// A semaphore with `permits` permits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = greenwood::lock::Semaphore::new(3);
+    /// assert_eq!(s.available_permits(), 3);
+    /// ```
+    #[track_caller]
+    pub fn new(permits: usize) -> Semaphore {
+        Semaphore::with(permits, None, "Semaphore", Location::caller())
+    }
+
+    fn with(
+        permits: usize,
+        bound: Option<usize>,
+        kind: &'static str,
+        site: &'static Location<'static>,
+    ) -> Semaphore {
+        Semaphore {
+            inner: Rc::new(SemInner {
+                permits: Cell::new(permits),
+                bound,
+                waiters: HandOff::default(),
+                kind,
+                site,
+            }),
+        }
+    }
+
+    /// Takes a permit, waiting for one if there is none (behind every greenlet already
+    /// waiting).
+    ///
+    /// # Panics
+    ///
+    /// With `LoopExit`'s message if no permit can ever come back, and with the interrupts of
+    /// [`sleep`](crate::sleep); an interrupted acquire takes no permit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = greenwood::lock::Semaphore::new(1);
+    /// let permit = s.acquire();
+    /// assert!(s.try_acquire().is_none());
+    /// drop(permit);
+    /// assert!(s.try_acquire().is_some());
+    /// ```
+    pub fn acquire(&self) -> SemaphoreGuard {
+        self.inner.acquire(None);
+        self.guard()
+    }
+
+    /// Takes a permit if one is free, without waiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = greenwood::lock::Semaphore::new(0);
+    /// assert!(s.try_acquire().is_none());
+    /// ```
+    pub fn try_acquire(&self) -> Option<SemaphoreGuard> {
+        self.inner.try_acquire().then(|| self.guard())
+    }
+
+    /// Takes a permit, waiting at most `timeout`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = greenwood::lock::Semaphore::new(0);
+    /// assert!(s.acquire_timeout(std::time::Duration::from_millis(1)).is_none());
+    /// ```
+    pub fn acquire_timeout(&self, timeout: Duration) -> Option<SemaphoreGuard> {
+        self.inner.acquire(Some(timeout)).then(|| self.guard())
+    }
+
+    fn guard(&self) -> SemaphoreGuard {
+        SemaphoreGuard {
+            sem: self.inner.clone(),
+        }
+    }
+
+    /// Adds a permit, giving it to the oldest waiter if any (for permits taken with
+    /// [`SemaphoreGuard::forget`], or gevent-style manual use).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = greenwood::lock::Semaphore::new(0);
+    /// s.release();
+    /// assert_eq!(s.available_permits(), 1);
+    /// ```
+    pub fn release(&self) {
+        let _ = self.inner.release();
+    }
+
+    /// Permits free now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = greenwood::lock::Semaphore::new(2);
+    /// let _p = s.acquire();
+    /// assert_eq!(s.available_permits(), 1);
+    /// ```
+    pub fn available_permits(&self) -> usize {
+        self.inner.permits.get()
+    }
+
+    /// Whether no permit is free (gevent's `locked()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = greenwood::lock::Semaphore::new(1);
+    /// let _p = s.acquire();
+    /// assert!(s.locked());
+    /// ```
+    pub fn locked(&self) -> bool {
+        self.inner.permits.get() == 0
+    }
+
+    /// Greenlets waiting for a permit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = greenwood::lock::Semaphore::new(1);
+    /// assert_eq!(s.waiters(), 0);
+    /// ```
+    pub fn waiters(&self) -> usize {
+        self.inner.waiters.len()
+    }
+}
+
+impl fmt::Debug for Semaphore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct(self.inner.kind)
+            .field("permits", &self.inner.permits.get())
+            .field("waiters", &self.inner.waiters.len())
+            .field("created_at", &self.inner.site)
+            .finish()
+    }
+}
+
+/// A [`Semaphore`] that refuses to be released past the number of permits it started with:
+/// releasing more than was acquired is a bug, and says so.
+///
+/// # Examples
+///
+/// ```
+/// let s = greenwood::lock::BoundedSemaphore::new(1);
+/// assert!(s.release().is_err()); // nothing was acquired
+/// let p = s.acquire();
+/// drop(p);
+/// assert_eq!(s.available_permits(), 1);
+/// ```
+#[derive(Clone, Debug)]
+pub struct BoundedSemaphore {
+    sem: Semaphore,
+}
+
+impl BoundedSemaphore {
+    /// A bounded semaphore with `permits` permits, at most.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = greenwood::lock::BoundedSemaphore::new(2);
+    /// assert_eq!(s.available_permits(), 2);
+    /// ```
+    #[track_caller]
+    pub fn new(permits: usize) -> BoundedSemaphore {
+        BoundedSemaphore {
+            sem: Semaphore::with(
+                permits,
+                Some(permits),
+                "BoundedSemaphore",
+                Location::caller(),
+            ),
+        }
+    }
+
+    /// As [`Semaphore::acquire`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = greenwood::lock::BoundedSemaphore::new(1);
+    /// let _p = s.acquire();
+    /// assert!(s.locked());
+    /// ```
+    pub fn acquire(&self) -> SemaphoreGuard {
+        self.sem.acquire()
+    }
+
+    /// As [`Semaphore::try_acquire`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = greenwood::lock::BoundedSemaphore::new(1);
+    /// assert!(s.try_acquire().is_some());
+    /// ```
+    pub fn try_acquire(&self) -> Option<SemaphoreGuard> {
+        self.sem.try_acquire()
+    }
+
+    /// As [`Semaphore::acquire_timeout`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = greenwood::lock::BoundedSemaphore::new(0);
+    /// assert!(s.acquire_timeout(std::time::Duration::from_millis(1)).is_none());
+    /// ```
+    pub fn acquire_timeout(&self, timeout: Duration) -> Option<SemaphoreGuard> {
+        self.sem.acquire_timeout(timeout)
+    }
+
+    /// Adds a permit back (for a forgotten guard).
+    ///
+    /// # Errors
+    ///
+    /// [`ReleaseError`] if every permit is already free.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = greenwood::lock::BoundedSemaphore::new(1);
+    /// s.acquire().forget();
+    /// assert!(s.release().is_ok());
+    /// assert!(s.release().is_err());
+    /// ```
+    pub fn release(&self) -> Result<(), ReleaseError> {
+        self.sem.inner.release()
+    }
+
+    /// As [`Semaphore::available_permits`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(greenwood::lock::BoundedSemaphore::new(4).available_permits(), 4);
+    /// ```
+    pub fn available_permits(&self) -> usize {
+        self.sem.available_permits()
+    }
+
+    /// As [`Semaphore::locked`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(greenwood::lock::BoundedSemaphore::new(0).locked());
+    /// ```
+    pub fn locked(&self) -> bool {
+        self.sem.locked()
+    }
+}
+
+/// A mutual-exclusion lock for greenlets (a bounded semaphore of one): held across blocking
+/// calls, it keeps other greenlets out of a critical section that yields.
+///
+/// # Examples
+///
+/// ```
+/// use std::{cell::RefCell, rc::Rc, time::Duration};
+/// use greenwood::lock::Lock;
+///
+/// let lock = Lock::new();
+/// let log = Rc::new(RefCell::new(Vec::new()));
+/// let gs: Vec<_> = (0..2)
+///     .map(|i| {
+///         let (lock, log) = (lock.clone(), log.clone());
+///         greenwood::spawn(move || {
+///             let _held = lock.acquire();
+///             log.borrow_mut().push(format!("{i} in"));
+///             greenwood::sleep(Duration::from_millis(1)); // still inside
+///             log.borrow_mut().push(format!("{i} out"));
+///         })
+///     })
+///     .collect();
+/// greenwood::joinall(&gs);
+/// assert_eq!(*log.borrow(), ["0 in", "0 out", "1 in", "1 out"]);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Lock {
+    sem: BoundedSemaphore,
+}
+
+impl Default for Lock {
+    #[track_caller]
+    fn default() -> Self {
+        Lock::new()
+    }
+}
+
+impl Lock {
+    /// An unlocked lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!greenwood::lock::Lock::new().locked());
+    /// ```
+    #[track_caller]
+    pub fn new() -> Lock {
+        Lock {
+            sem: BoundedSemaphore {
+                sem: Semaphore::with(1, Some(1), "Lock", Location::caller()),
+            },
+        }
+    }
+
+    /// Takes the lock, waiting for it if another greenlet holds it.
+    ///
+    /// # Panics
+    ///
+    /// As [`Semaphore::acquire`]: a greenlet that takes a lock it already holds waits
+    /// forever, which `LoopExit` reports if nothing else can run (use [`RLock`] to re-enter).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = greenwood::lock::Lock::new();
+    /// let held = l.acquire();
+    /// assert!(l.locked());
+    /// drop(held);
+    /// assert!(!l.locked());
+    /// ```
+    pub fn acquire(&self) -> SemaphoreGuard {
+        self.sem.acquire()
+    }
+
+    /// Takes the lock if it is free.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = greenwood::lock::Lock::new();
+    /// let _held = l.try_acquire().unwrap();
+    /// assert!(l.try_acquire().is_none());
+    /// ```
+    pub fn try_acquire(&self) -> Option<SemaphoreGuard> {
+        self.sem.try_acquire()
+    }
+
+    /// Takes the lock, waiting at most `timeout`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = greenwood::lock::Lock::new();
+    /// let _held = l.acquire();
+    /// assert!(l.acquire_timeout(std::time::Duration::from_millis(1)).is_none());
+    /// ```
+    pub fn acquire_timeout(&self, timeout: Duration) -> Option<SemaphoreGuard> {
+        self.sem.acquire_timeout(timeout)
+    }
+
+    /// Unlocks a lock whose guard was forgotten.
+    ///
+    /// # Errors
+    ///
+    /// [`ReleaseError`] if it is not locked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = greenwood::lock::Lock::new();
+    /// assert!(l.release().is_err());
+    /// ```
+    pub fn release(&self) -> Result<(), ReleaseError> {
+        self.sem.release()
+    }
+
+    /// Whether some greenlet holds it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!greenwood::lock::Lock::new().locked());
+    /// ```
+    pub fn locked(&self) -> bool {
+        self.sem.locked()
+    }
+}
+
+/// A lock the greenlet holding it can take again (re-entrant); it is free once released as
+/// many times as it was taken. Releasing an `RLock` you do not hold is an error.
+///
+/// # Examples
+///
+/// ```
+/// let l = greenwood::lock::RLock::new();
+/// let outer = l.acquire();
+/// let inner = l.acquire(); // the same greenlet: no deadlock
+/// drop(inner);
+/// assert!(l.locked());
+/// drop(outer);
+/// assert!(!l.locked());
+/// ```
+#[derive(Clone)]
+pub struct RLock {
+    inner: Rc<RLockInner>,
+}
+
+struct RLockInner {
+    lock: Semaphore,
+    owner: Cell<Option<u64>>,
+    count: Cell<usize>,
+}
+
+/// A hold on an [`RLock`]; released when dropped.
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct RLockGuard {
+    inner: Rc<RLockInner>,
+}
+
+impl Default for RLock {
+    #[track_caller]
+    fn default() -> Self {
+        RLock::new()
+    }
+}
+
+fn current_id() -> u64 {
+    task::current().id.get()
+}
+
+impl RLock {
+    /// An unlocked re-entrant lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!greenwood::lock::RLock::new().locked());
+    /// ```
+    #[track_caller]
+    pub fn new() -> RLock {
+        RLock {
+            inner: Rc::new(RLockInner {
+                lock: Semaphore::with(1, Some(1), "RLock", Location::caller()),
+                owner: Cell::new(None),
+                count: Cell::new(0),
+            }),
+        }
+    }
+
+    /// Takes the lock, or takes it once more if the current greenlet holds it.
+    ///
+    /// # Panics
+    ///
+    /// As [`Semaphore::acquire`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = greenwood::lock::RLock::new();
+    /// let _a = l.acquire();
+    /// let _b = l.acquire();
+    /// ```
+    pub fn acquire(&self) -> RLockGuard {
+        let me = current_id();
+        if self.inner.owner.get() != Some(me) {
+            self.inner.lock.acquire().forget();
+            self.inner.owner.set(Some(me));
+        }
+        self.inner.count.set(self.inner.count.get() + 1);
+        RLockGuard {
+            inner: self.inner.clone(),
+        }
+    }
+
+    /// Releases one hold of a lock whose guard was forgotten.
+    ///
+    /// # Errors
+    ///
+    /// [`ReleaseError`] if the current greenlet does not hold it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = greenwood::lock::RLock::new();
+    /// assert!(l.release().is_err());
+    /// std::mem::forget(l.acquire());
+    /// assert!(l.release().is_ok());
+    /// ```
+    pub fn release(&self) -> Result<(), ReleaseError> {
+        release_rlock(&self.inner, current_id())
+    }
+
+    /// Whether some greenlet holds it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = greenwood::lock::RLock::new();
+    /// let _g = l.acquire();
+    /// assert!(l.locked());
+    /// ```
+    pub fn locked(&self) -> bool {
+        self.inner.owner.get().is_some()
+    }
+
+    /// Whether the current greenlet holds it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = greenwood::lock::RLock::new();
+    /// let _g = l.acquire();
+    /// assert!(l.held_by_current());
+    /// let l2 = l.clone();
+    /// assert!(!greenwood::spawn(move || l2.held_by_current()).get().unwrap());
+    /// ```
+    pub fn held_by_current(&self) -> bool {
+        self.inner.owner.get() == Some(current_id())
+    }
+}
+
+fn release_rlock(inner: &RLockInner, me: u64) -> Result<(), ReleaseError> {
+    if inner.owner.get() != Some(me) {
+        return Err(ReleaseError {
+            what: "RLock",
+            site: inner.lock.inner.site,
+        });
+    }
+    let n = inner.count.get() - 1;
+    inner.count.set(n);
+    if n == 0 {
+        inner.owner.set(None);
+        inner.lock.release();
+    }
+    Ok(())
+}
+
+impl Drop for RLockGuard {
+    fn drop(&mut self) {
+        // The guard was made by the owner; a guard moved to another greenlet still releases
+        // the owner's hold.
+        if let Some(owner) = self.inner.owner.get() {
+            let _ = release_rlock(&self.inner, owner);
+        }
+    }
+}
+
+impl fmt::Debug for RLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RLock")
+            .field("owner", &self.inner.owner.get())
+            .field("count", &self.inner.count.get())
+            .finish()
+    }
+}
+
+impl fmt::Debug for RLockGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RLockGuard").finish()
+    }
+}

@@ -1,0 +1,187 @@
+//! `Semaphore`, `BoundedSemaphore`, `Lock`, `RLock`: FIFO hand-off, and nothing lost when a
+//! waiter is killed or times out.
+
+mod util;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Duration;
+
+use greenwood::lock::{BoundedSemaphore, Lock, RLock, Semaphore};
+use greenwood::{spawn, ErrorKind};
+use util::{panic_text, Log};
+
+const LONG: Duration = Duration::from_secs(3600);
+
+fn waiter(s: &Semaphore, log: &Log<usize>, i: usize) -> greenwood::Greenlet<()> {
+    let (s, log) = (s.clone(), log.clone());
+    spawn(move || {
+        let _p = s.acquire();
+        log.push(i);
+    })
+}
+
+#[test]
+fn permits_go_to_waiters_in_the_order_they_came() {
+    let s = Semaphore::new(0);
+    let log = Log::new();
+    let gs: Vec<_> = (0..5).map(|i| waiter(&s, &log, i)).collect();
+    greenwood::sleep(Duration::ZERO);
+    assert_eq!(s.waiters(), 5);
+    s.release();
+    greenwood::joinall(&gs);
+    // Each holder releases as it finishes, handing the permit to the next.
+    assert_eq!(log.get(), [0, 1, 2, 3, 4]);
+    assert_eq!(s.available_permits(), 1);
+}
+
+#[test]
+fn a_released_permit_cannot_be_taken_by_someone_who_did_not_wait() {
+    let s = Semaphore::new(1);
+    let held = s.acquire();
+    let log = Log::new();
+    let g = waiter(&s, &log, 1);
+    greenwood::sleep(Duration::ZERO);
+    drop(held); // handed to the waiter, who has not run yet
+    assert!(s.try_acquire().is_none(), "no barging");
+    g.join();
+    assert_eq!(log.get(), [1]);
+    assert!(s.try_acquire().is_some());
+}
+
+#[test]
+fn killing_a_waiter_leaks_no_permit_and_the_next_waiter_is_served() {
+    let s = Semaphore::new(0);
+    let log = Log::new();
+    let a = waiter(&s, &log, 0);
+    let b = waiter(&s, &log, 1);
+    greenwood::sleep(Duration::ZERO);
+    a.kill();
+    s.release();
+    b.join();
+    assert_eq!(log.get(), [1]);
+    assert_eq!(s.available_permits(), 1);
+    assert_eq!(s.waiters(), 0);
+}
+
+#[test]
+fn a_waiter_that_times_out_takes_no_permit() {
+    let s = Semaphore::new(0);
+    assert!(s.acquire_timeout(Duration::from_millis(1)).is_none());
+    let s2 = s.clone();
+    let g =
+        spawn(move || greenwood::with_timeout(Duration::from_millis(1), || s2.acquire().forget()));
+    assert!(g.get().unwrap().is_err());
+    s.release();
+    assert_eq!(s.available_permits(), 1);
+    assert_eq!(greenwood::hub::get_hub().pending_timers(), 0);
+}
+
+#[test]
+fn a_permit_handed_over_just_before_a_kill_is_released_by_the_unwinding_guard() {
+    let s = Semaphore::new(0);
+    let log = Log::new();
+    let (s2, l2) = (s.clone(), log.clone());
+    let g = spawn(move || {
+        let _p = s2.acquire();
+        l2.push("got it");
+        greenwood::sleep(LONG); // the kill lands here
+    });
+    greenwood::sleep(Duration::ZERO);
+    s.release(); // handed to g, which is now runnable
+    g.kill_nowait(); // killed before it ran
+    g.join();
+    assert_eq!(log.get(), ["got it"]);
+    assert_eq!(g.error().unwrap().kind(), ErrorKind::Killed);
+    assert_eq!(s.available_permits(), 1, "the permit came back");
+}
+
+#[test]
+fn a_permit_handed_over_as_a_timeout_fires_is_not_lost() {
+    let s = Semaphore::new(0);
+    let log = Log::new();
+    let (s2, l2) = (s.clone(), log.clone());
+    let g = spawn(move || {
+        greenwood::with_timeout(Duration::from_millis(5), || {
+            let _p = s2.acquire();
+            l2.push("got it");
+            greenwood::sleep(Duration::from_millis(1)); // the timeout lands here
+        })
+    });
+    greenwood::sleep(Duration::ZERO);
+    std::thread::sleep(Duration::from_millis(10)); // past the deadline, hub not running
+    s.release();
+    assert!(g.get().unwrap().is_err());
+    assert_eq!(log.get(), ["got it"]);
+    assert_eq!(s.available_permits(), 1);
+}
+
+#[test]
+fn a_bounded_semaphore_refuses_to_be_released_past_its_bound() {
+    let s = BoundedSemaphore::new(2);
+    let line = line!() - 1;
+    let err = s.release().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "BoundedSemaphore created at {}:{line}:13 was released more times than it was acquired",
+            file!()
+        )
+    );
+    let p = s.acquire();
+    drop(p);
+    assert_eq!(s.available_permits(), 2);
+}
+
+#[test]
+fn a_lock_keeps_a_critical_section_that_yields_to_one_greenlet() {
+    let lock = Lock::new();
+    let log = Log::new();
+    let gs: Vec<_> = (0..3)
+        .map(|i| {
+            let (lock, log) = (lock.clone(), log.clone());
+            spawn(move || {
+                let _held = lock.acquire();
+                log.push((i, "in"));
+                greenwood::sleep(Duration::ZERO);
+                log.push((i, "out"));
+            })
+        })
+        .collect();
+    greenwood::joinall(&gs);
+    let expected: Vec<_> = (0..3).flat_map(|i| [(i, "in"), (i, "out")]).collect();
+    assert_eq!(log.get(), expected);
+    assert!(lock.release().is_err(), "not locked");
+}
+
+#[test]
+fn taking_a_lock_twice_in_one_greenlet_is_reported_as_a_deadlock_naming_the_lock() {
+    let lock = Lock::new();
+    let line = line!() - 1;
+    let _held = lock.acquire();
+    let r = catch_unwind(AssertUnwindSafe(|| lock.acquire()));
+    let msg = panic_text(&*r.unwrap_err());
+    assert!(
+        msg.contains(&format!("it waits on Lock created at {}:{line}:", file!())),
+        "{msg}"
+    );
+}
+
+#[test]
+fn an_rlock_is_reentrant_for_its_owner_only() {
+    let l = RLock::new();
+    let outer = l.acquire();
+    let inner = l.acquire();
+    let l2 = l.clone();
+    let other = spawn(move || {
+        assert!(l2.release().is_err(), "not the owner");
+        let _g = l2.acquire(); // waits for both holds to go
+        "other got it"
+    });
+    greenwood::sleep(Duration::ZERO);
+    drop(inner);
+    greenwood::sleep(Duration::ZERO);
+    assert!(!other.ready());
+    drop(outer);
+    assert_eq!(other.get().unwrap(), "other got it");
+    assert!(!l.locked());
+}
