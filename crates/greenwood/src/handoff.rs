@@ -50,6 +50,20 @@ impl<T> HandOff<T> {
         }
     }
 
+    /// Wakes the oldest greenlet still waiting without giving it anything (it finds `None`);
+    /// false if none was left.
+    pub(crate) fn wake_one_empty(&self) -> bool {
+        loop {
+            let front = self.waiters.borrow_mut().pop_front();
+            let Some(slot) = front else {
+                return false;
+            };
+            if slot.waker.wake() {
+                return true;
+            }
+        }
+    }
+
     /// Greenlets waiting, counting those on their way out.
     pub(crate) fn len(&self) -> usize {
         self.waiters.borrow().len()

@@ -185,3 +185,75 @@ fn an_rlock_is_reentrant_for_its_owner_only() {
     assert_eq!(other.get().unwrap(), "other got it");
     assert!(!l.locked());
 }
+
+mod model {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+        /// `try_acquire` and dropping guards behave as a counter that never goes below zero.
+        #[test]
+        fn try_acquire_and_release_match_a_counter(
+            permits in 0usize..4,
+            ops in proptest::collection::vec(any::<bool>(), 0..60),
+        ) {
+            let s = Semaphore::new(permits);
+            let mut held = Vec::new();
+            for acquire in ops {
+                if acquire {
+                    let before = s.available_permits();
+                    match s.try_acquire() {
+                        Some(g) => {
+                            prop_assert!(before > 0);
+                            held.push(g);
+                        }
+                        None => prop_assert_eq!(before, 0),
+                    }
+                } else if let Some(g) = held.pop() {
+                    drop(g);
+                }
+                prop_assert_eq!(s.available_permits() + held.len(), permits);
+            }
+        }
+
+        /// However greenlets holding or waiting for permits are killed or time out, every
+        /// permit comes back, and never more than there were.
+        #[test]
+        fn permits_are_conserved_under_kills_and_timeouts(
+            permits in 1usize..3,
+            workers in proptest::collection::vec((0u64..3, 0u64..3), 1..6),
+            kills in proptest::collection::vec((0usize..6, 0u8..4), 0..4),
+        ) {
+            let s = BoundedSemaphore::new(permits);
+            let gs: Vec<_> = workers
+                .into_iter()
+                .map(|(timeout, hold)| {
+                    let s = s.clone();
+                    spawn(move || {
+                        let guard = if timeout == 0 {
+                            Some(s.acquire())
+                        } else {
+                            s.acquire_timeout(Duration::from_millis(timeout))
+                        };
+                        if guard.is_some() {
+                            greenwood::sleep(Duration::from_millis(hold));
+                        }
+                    })
+                })
+                .collect();
+            for (victim, yields) in kills {
+                for _ in 0..yields {
+                    greenwood::sleep(Duration::ZERO);
+                }
+                if let Some(g) = gs.get(victim) {
+                    g.kill_nowait();
+                }
+            }
+            greenwood::joinall(&gs);
+            prop_assert_eq!(s.available_permits(), permits);
+            prop_assert!(s.release().is_err());
+        }
+    }
+}
