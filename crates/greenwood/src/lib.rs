@@ -49,6 +49,7 @@ mod handoff;
 pub mod hub;
 mod io;
 pub mod lock;
+pub mod pool;
 pub mod queue;
 mod task;
 mod timeout;

@@ -1,0 +1,152 @@
+//! `Group` and `Pool`.
+
+mod util;
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use greenwood::pool::{Group, Pool};
+use greenwood::{spawn, ErrorKind};
+use util::{capture_failures, Log};
+
+#[test]
+fn a_pool_never_runs_more_than_its_size_at_once() {
+    let pool = Pool::new(3);
+    let running = Rc::new(Cell::new(0));
+    let peak = Rc::new(Cell::new(0));
+    for _ in 0..20 {
+        let (running, peak) = (running.clone(), peak.clone());
+        pool.spawn(move || {
+            running.set(running.get() + 1);
+            peak.set(peak.get().max(running.get()));
+            greenwood::sleep(Duration::from_millis(1));
+            running.set(running.get() - 1);
+        });
+    }
+    pool.join();
+    assert_eq!(peak.get(), 3);
+    assert_eq!(pool.free_count(), 3);
+}
+
+#[test]
+fn spawners_waiting_for_a_slot_are_served_in_order_and_a_killed_one_takes_no_slot() {
+    let pool = Pool::new(1);
+    let log = Log::new();
+    let blocker = pool.spawn(|| greenwood::sleep(Duration::from_millis(5)));
+    let spawners: Vec<_> = (0..3)
+        .map(|i| {
+            let (pool, log) = (pool.clone(), log.clone());
+            spawn(move || {
+                let l = log.clone();
+                pool.spawn(move || l.push(i)).join();
+            })
+        })
+        .collect();
+    greenwood::sleep(Duration::ZERO);
+    spawners[1].kill(); // waiting for a slot
+    greenwood::joinall(&spawners);
+    blocker.join();
+    assert_eq!(log.get(), [0, 2]);
+    assert_eq!(pool.free_count(), 1);
+}
+
+#[test]
+fn killing_members_frees_their_slots() {
+    let pool = Pool::new(2);
+    let a = pool.spawn(|| greenwood::sleep(Duration::from_secs(60)));
+    let _b = pool.spawn(|| greenwood::sleep(Duration::from_secs(60)));
+    assert!(pool.full());
+    a.kill();
+    assert_eq!(pool.free_count(), 1);
+    pool.kill();
+    assert_eq!(pool.free_count(), 2);
+    assert!(pool.group().is_empty());
+}
+
+#[test]
+fn a_member_killed_before_it_started_frees_its_slot() {
+    let pool = Pool::new(1);
+    let g = pool.spawn(|| unreachable!());
+    g.kill();
+    assert_eq!(pool.free_count(), 1);
+}
+
+#[test]
+fn imap_is_ordered_and_lazy() {
+    let pool = Pool::new(2);
+    let taken = Rc::new(Cell::new(0));
+    let t = taken.clone();
+    let items = (0..6u64).inspect(move |_| t.set(t.get() + 1));
+    let mut results = pool.imap(items, |x| {
+        greenwood::sleep(Duration::from_millis(6 - x));
+        x
+    });
+    assert_eq!(results.next().unwrap().unwrap(), 0);
+    assert!(
+        taken.get() <= 3,
+        "took {} items for one result",
+        taken.get()
+    );
+    let rest: Vec<u64> = results.map(Result::unwrap).collect();
+    assert_eq!(rest, [1, 2, 3, 4, 5]);
+}
+
+#[test]
+fn imap_unordered_yields_in_finishing_order() {
+    let pool = Pool::new(3);
+    let order: Vec<u64> = pool
+        .imap_unordered([20u64, 1, 10], |ms| {
+            greenwood::sleep(Duration::from_millis(ms));
+            ms
+        })
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(order, [1, 10, 20]);
+}
+
+#[test]
+fn map_returns_the_first_failure_and_apply_returns_one_result() {
+    let _f = capture_failures();
+    let pool = Pool::new(2);
+    let err = pool
+        .map([1, 0, 2], |x| {
+            if x == 0 {
+                panic!("divide by zero");
+            }
+            10 / x
+        })
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Panicked);
+    assert_eq!(err.message(), "divide by zero");
+    assert_eq!(pool.apply(|| "one").unwrap(), "one");
+    pool.join();
+    assert_eq!(pool.free_count(), 2);
+}
+
+#[test]
+fn a_dropped_pool_handle_leaves_its_greenlets_running_and_frees_their_slots() {
+    let pool = Pool::new(1);
+    let g = pool.spawn(|| greenwood::sleep(Duration::from_millis(2)));
+    let slots = pool.clone();
+    drop(pool);
+    g.join();
+    assert!(g.successful());
+    assert_eq!(slots.free_count(), 1);
+}
+
+#[test]
+fn a_group_tracks_joins_and_kills_its_members() {
+    let group = Group::new();
+    let outside = spawn(|| greenwood::sleep(Duration::from_secs(60)));
+    group.add(&outside);
+    let inside = group.spawn(|| greenwood::sleep(Duration::from_secs(60)));
+    assert_eq!(group.len(), 2);
+    group.discard(&outside);
+    assert!(!group.contains(&outside) && group.contains(&inside));
+    assert!(!group.join_timeout(Duration::from_millis(1)));
+    group.kill();
+    assert!(inside.dead() && !outside.dead());
+    outside.kill();
+    group.join();
+}
