@@ -97,6 +97,7 @@ use slab::Slab;
 
 use crate::error::{panic_message, GreenletError};
 use crate::io::Source;
+pub use crate::remote::{HubGone, HubHandle};
 use crate::task::{self, Interrupt, Kind, Park, Task, WaitOn, Waker};
 use crate::timer::{TimerKey, Wheel};
 
@@ -131,28 +132,38 @@ pub(crate) enum TimerAction {
     Start(Rc<Task>),
 }
 
-/// Callbacks queued by other threads, and how they wake the hub. The thread pool and the
-/// thread-safe hub handle are built on it.
-#[cfg_attr(not(test), allow(dead_code))]
+/// Callbacks queued by other threads, and how they wake the hub. The thread pool, the
+/// thread-safe hub handle and cross-thread channels are built on it.
 pub(crate) struct Remote {
     queue: Mutex<Vec<Box<dyn FnOnce() + Send>>>,
     pending: AtomicBool,
+    /// Cleared when the hub is dropped (its thread exits): callbacks would never run.
+    alive: AtomicBool,
     /// Operations on other threads that will queue a callback when done (thread-pool work):
     /// while any is outstanding, blocking forever is not a deadlock.
     outstanding: AtomicUsize,
     waker: mio::Waker,
 }
 
-#[cfg_attr(not(test), allow(dead_code))]
 impl Remote {
-    /// Queues `f` to run on the hub's thread and wakes the hub.
-    pub(crate) fn run_callback(&self, f: Box<dyn FnOnce() + Send>) {
-        self.queue.lock().unwrap_or_else(|e| e.into_inner()).push(f);
+    /// Queues `f` to run on the hub's thread and wakes the hub; gives `f` back if the hub is
+    /// gone.
+    pub(crate) fn run_callback(
+        &self,
+        f: Box<dyn FnOnce() + Send>,
+    ) -> Result<(), Box<dyn FnOnce() + Send>> {
+        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        if !self.alive.load(Ordering::SeqCst) {
+            return Err(f);
+        }
+        queue.push(f);
+        drop(queue);
         if !self.pending.swap(true, Ordering::SeqCst) {
             // Failing to write to an eventfd we own means the process is out of something
             // more basic than we can handle here; the callback still runs on the next turn.
             let _ = self.waker.wake();
         }
+        Ok(())
     }
 
     pub(crate) fn hold(&self) {
@@ -196,6 +207,8 @@ pub(crate) struct HubInner {
     main_glet: Cell<Option<greenlet::Greenlet>>,
     last_raw: RefCell<Weak<Task>>,
     idle: RefCell<Vec<Waker>>,
+    /// Events other threads set through the remote queue (thread-pool results, channels).
+    signals: RefCell<Slab<crate::event::Event>>,
     failure_handler: RefCell<Option<SharedHandler>>,
 }
 
@@ -260,6 +273,7 @@ impl HubInner {
                 remote: Arc::new(Remote {
                     queue: Mutex::new(Vec::new()),
                     pending: AtomicBool::new(false),
+                    alive: AtomicBool::new(true),
                     outstanding: AtomicUsize::new(0),
                     waker,
                 }),
@@ -271,6 +285,7 @@ impl HubInner {
                 main_glet: Cell::new(None),
                 last_raw: RefCell::new(Weak::new()),
                 idle: RefCell::new(Vec::new()),
+                signals: RefCell::new(Slab::new()),
                 failure_handler: RefCell::new(None),
             }
         });
@@ -463,6 +478,12 @@ impl HubInner {
 
 impl Drop for HubInner {
     fn drop(&mut self) {
+        // Refuse callbacks from now on, and drop those queued (with what they own) here.
+        {
+            let mut queue = self.remote.queue.lock().unwrap_or_else(|e| e.into_inner());
+            self.remote.alive.store(false, Ordering::SeqCst);
+            drop(std::mem::take(&mut *queue));
+        }
         // Thread exit: unwind the greenlets still parked, so their destructors run. Each is
         // thrown into explicitly (suspended greenlets hold handles to the greenlet they
         // switched to, so dropping our handles would not be the last drop) and comes back
@@ -697,9 +718,29 @@ pub(crate) fn add_idle(w: Waker) {
     with(|hub| hub.idle.borrow_mut().push(w));
 }
 
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn remote() -> Arc<Remote> {
     with(|hub| hub.remote.clone())
+}
+
+/// Registers an event that other threads can set through a [`Signal`](crate::remote)'s key.
+pub(crate) fn register_signal(event: crate::event::Event) -> usize {
+    with(|hub| hub.signals.borrow_mut().insert(event))
+}
+
+pub(crate) fn unregister_signal(key: usize) {
+    try_with(|hub| {
+        let removed = hub.signals.borrow_mut().try_remove(key);
+        drop(removed);
+    });
+}
+
+/// Sets the event registered under `key`, on the hub's thread.
+pub(crate) fn fire_signal(key: usize) {
+    let mut event = None;
+    try_with(|hub| event = hub.signals.borrow().get(key).cloned());
+    if let Some(e) = event {
+        e.set();
+    }
 }
 
 // ---- public API ----------------------------------------------------------------------------
@@ -815,6 +856,21 @@ impl Hub {
     /// ```
     pub fn pending_timers(&self) -> usize {
         self.inner.timers.borrow().len()
+    }
+
+    /// A handle other threads can use to run callbacks on this hub.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let handle = greenwood::hub::get_hub().handle();
+    /// std::thread::spawn(move || handle.run_callback(|| println!("on the hub's thread")).unwrap())
+    ///     .join()
+    ///     .unwrap();
+    /// greenwood::sleep(std::time::Duration::from_millis(1));
+    /// ```
+    pub fn handle(&self) -> HubHandle {
+        HubHandle::new(self.inner.remote.clone())
     }
 
     /// The hub's own greenlet.
@@ -1056,7 +1112,7 @@ mod tests {
         remote.hold();
         let t = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(20));
-            remote.run_callback(Box::new(run_local_callbacks));
+            assert!(remote.run_callback(Box::new(run_local_callbacks)).is_ok());
             remote.release();
         });
         assert_eq!(w.get(), 7);

@@ -51,7 +51,9 @@ mod io;
 pub mod lock;
 pub mod pool;
 pub mod queue;
+mod remote;
 mod task;
+pub mod threadpool;
 mod timeout;
 mod timer;
 mod wait;
@@ -61,6 +63,7 @@ pub use crate::error::{Elapsed, ErrorKind, GreenletError, LoopExit};
 pub use crate::greenlet::{getcurrent, spawn, spawn_later, AnyGreenlet, Builder, Greenlet, LinkId};
 pub use crate::hub::{idle, sleep};
 pub use crate::io::{wait_read, wait_write};
+pub use crate::threadpool::spawn_blocking;
 pub use crate::timeout::{with_timeout, Timeout};
 pub use crate::wait::{
     iwait, joinall, killall, killall_timeout, wait, wait_count, Iwait, JoinAll, Waitable,
