@@ -149,10 +149,21 @@ pub fn getcurrent() -> AnyGreenlet {
 /// assert_eq!(g.get().unwrap(), 7);
 /// # Ok::<(), std::io::Error>(())
 /// ```
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Builder {
     name: Option<String>,
     stack_size: Option<usize>,
+    inherit: Vec<crate::local::Inherit>,
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("name", &self.name)
+            .field("stack_size", &self.stack_size)
+            .field("inherit", &self.inherit.len())
+            .finish()
+    }
 }
 
 impl Builder {
@@ -199,6 +210,34 @@ impl Builder {
     /// ```
     pub fn stack_size(mut self, bytes: usize) -> Builder {
         self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Gives the new greenlet a copy of the current greenlet's value of `key` (taken now),
+    /// instead of a fresh one: how request ids and tracing context follow work into the
+    /// greenlets it spawns.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// greenwood::greenlet_local! {
+    ///     static REQUEST_ID: u64 = 0;
+    /// }
+    ///
+    /// REQUEST_ID.set(42);
+    /// let child = greenwood::Builder::new()
+    ///     .inherit(&REQUEST_ID)
+    ///     .spawn(|| REQUEST_ID.get())?;
+    /// let stranger = greenwood::spawn(|| REQUEST_ID.get());
+    /// assert_eq!(child.get().unwrap(), 42);
+    /// assert_eq!(stranger.get().unwrap(), 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn inherit<T: Clone + 'static>(
+        mut self,
+        key: &'static crate::local::LocalKey<T>,
+    ) -> Builder {
+        self.inherit.push(key.inheritor());
         self
     }
 
@@ -272,6 +311,9 @@ impl Builder {
         let t = task.clone();
         let glet = b.build(move |_| body(t, f))?;
         task.id.set(glet.id());
+        for install in self.inherit {
+            install(&task);
+        }
         glet.set_data(Some(task.clone()));
         task.glet.set(Some(glet));
         hub::register(&task);
@@ -314,6 +356,7 @@ fn finish(task: &Rc<Task>, outcome: Outcome) {
     };
     *task.outcome.borrow_mut() = outcome;
     task.status.set(Status::Done);
+    crate::local::clear(task);
     task.joiners.notify_all();
     if !task.links.borrow().is_empty() {
         let t = task.clone();

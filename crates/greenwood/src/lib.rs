@@ -48,6 +48,7 @@ mod greenlet;
 mod handoff;
 pub mod hub;
 mod io;
+pub mod local;
 pub mod lock;
 pub mod pool;
 pub mod queue;

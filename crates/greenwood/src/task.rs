@@ -120,6 +120,8 @@ pub(crate) struct Task {
     pub(crate) slot: Cell<usize>,
     /// `spawn_later`'s start timer.
     pub(crate) start_timer: Cell<Option<TimerKey>>,
+    /// Greenlet-local values (see `local.rs`), created on first use.
+    pub(crate) locals: RefCell<Option<Box<crate::local::Locals>>>,
 }
 
 impl Task {
@@ -148,6 +150,7 @@ impl Task {
             links: RefCell::new(Vec::new()),
             slot: Cell::new(usize::MAX),
             start_timer: Cell::new(None),
+            locals: RefCell::new(None),
         }
     }
 

@@ -1,0 +1,199 @@
+//! Greenlet-local storage (gevent's `gevent.local`): a value per greenlet, as
+//! `thread_local!` gives a value per thread, and a way for a spawned greenlet to inherit
+//! chosen values from its spawner (request ids, tracing spans).
+//!
+//! Values live in the greenlet's task record, keyed by the address of their [`LocalKey`];
+//! they are dropped when the greenlet finishes.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::task::{self, Task};
+
+/// Values of one greenlet, by key.
+#[derive(Default)]
+pub(crate) struct Locals {
+    /// `None` while the value is lent out by `with`.
+    values: HashMap<usize, Option<Box<dyn Any>>>,
+}
+
+/// A greenlet-local variable; declare one with [`greenlet_local!`](crate::greenlet_local).
+/// Each greenlet sees its own value, created by the initialiser on first use.
+pub struct LocalKey<T: 'static> {
+    #[doc(hidden)]
+    pub __init: fn() -> T,
+}
+
+/// Declares greenlet-local variables, as `thread_local!` declares thread-local ones.
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::Cell;
+///
+/// greenwood::greenlet_local! {
+///     static REQUEST_ID: Cell<u64> = Cell::new(0);
+/// }
+///
+/// REQUEST_ID.with(|id| id.set(7));
+/// let other = greenwood::spawn(|| REQUEST_ID.with(|id| id.get()));
+/// assert_eq!(other.get().unwrap(), 0); // its own value
+/// assert_eq!(REQUEST_ID.with(|id| id.get()), 7);
+/// ```
+#[macro_export]
+macro_rules! greenlet_local {
+    ($($(#[$attr:meta])* $vis:vis static $name:ident: $t:ty = $init:expr;)+) => {
+        $(
+            $(#[$attr])*
+            $vis static $name: $crate::local::LocalKey<$t> = $crate::local::LocalKey {
+                __init: || $init,
+            };
+        )+
+    };
+}
+
+impl<T: 'static> LocalKey<T> {
+    fn key(&'static self) -> usize {
+        self as *const LocalKey<T> as usize
+    }
+
+    /// Runs `f` with the current greenlet's value, creating it first if needed.
+    ///
+    /// # Panics
+    ///
+    /// If `f` (or the initialiser) uses this same key again: the value is borrowed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    ///
+    /// greenwood::greenlet_local! {
+    ///     static TRAIL: RefCell<Vec<&'static str>> = RefCell::new(Vec::new());
+    /// }
+    ///
+    /// TRAIL.with(|t| t.borrow_mut().push("main"));
+    /// assert_eq!(TRAIL.with(|t| t.borrow().len()), 1);
+    /// ```
+    pub fn with<R>(&'static self, f: impl FnOnce(&T) -> R) -> R {
+        let task = task::current();
+        let key = self.key();
+        let value = take_value(&task, key).unwrap_or_else(|| Box::new((self.__init)()));
+        // Put the value back however `f` ends, panics included.
+        let lent = Lent {
+            task: &task,
+            key,
+            value: Some(value),
+        };
+        let v = lent.value.as_ref().expect("lent");
+        f(v.downcast_ref::<T>()
+            .expect("greenwood: a local key's value has its type"))
+    }
+
+    /// Sets the current greenlet's value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// greenwood::greenlet_local! {
+    ///     static USER: String = String::new();
+    /// }
+    ///
+    /// USER.set("alice".to_string());
+    /// assert_eq!(USER.get(), "alice");
+    /// ```
+    pub fn set(&'static self, value: T) {
+        let task = task::current();
+        put_value(&task, self.key(), Box::new(value));
+    }
+
+    /// A copy of the current greenlet's value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// greenwood::greenlet_local! {
+    ///     static DEPTH: u32 = 0;
+    /// }
+    ///
+    /// assert_eq!(DEPTH.get(), 0);
+    /// ```
+    pub fn get(&'static self) -> T
+    where
+        T: Clone,
+    {
+        self.with(T::clone)
+    }
+
+    /// Takes a copy of the current greenlet's value, to install in a greenlet about to be
+    /// spawned (see [`Builder::inherit`](crate::Builder::inherit)).
+    pub(crate) fn inheritor(&'static self) -> Inherit
+    where
+        T: Clone,
+    {
+        let value = self.get();
+        let key = self.key();
+        Box::new(move |task: &Task| put_value(task, key, Box::new(value)))
+    }
+}
+
+impl<T: 'static> fmt::Debug for LocalKey<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalKey").finish_non_exhaustive()
+    }
+}
+
+struct Lent<'a> {
+    task: &'a Task,
+    key: usize,
+    value: Option<Box<dyn Any>>,
+}
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        if let Some(v) = self.value.take() {
+            put_value(self.task, self.key, v);
+        }
+    }
+}
+
+/// Installs an inherited value in a new greenlet's task.
+pub(crate) type Inherit = Box<dyn FnOnce(&Task)>;
+
+/// Lends the value out, leaving a marker that makes a nested `with` panic; `None` if there is
+/// no value yet (the marker is left then too, while the initialiser runs).
+fn take_value(task: &Task, key: usize) -> Option<Box<dyn Any>> {
+    let mut locals = task.locals.borrow_mut();
+    let values = &mut locals.get_or_insert_with(Box::default).values;
+    match values.get_mut(&key) {
+        Some(slot) => match slot.take() {
+            Some(v) => Some(v),
+            None => panic!(
+                "greenwood: a greenlet-local value was used while already in use (`with` \
+                 called again for the same key from inside `with` or its initialiser)"
+            ),
+        },
+        None => {
+            values.insert(key, None);
+            None
+        }
+    }
+}
+
+fn put_value(task: &Task, key: usize, value: Box<dyn Any>) {
+    let old = task
+        .locals
+        .borrow_mut()
+        .get_or_insert_with(Box::default)
+        .values
+        .insert(key, Some(value));
+    // Dropped outside the borrow: its destructor may use greenlet-locals too.
+    drop(old);
+}
+
+/// Drops a finished greenlet's values.
+pub(crate) fn clear(task: &Task) {
+    let locals = task.locals.borrow_mut().take();
+    drop(locals);
+}

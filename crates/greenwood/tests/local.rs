@@ -1,0 +1,68 @@
+//! Greenlet-local storage and inheritance.
+
+mod util;
+
+use std::cell::{Cell, RefCell};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Duration;
+
+use greenwood::spawn;
+use util::{counter, panic_text, CallOnDrop};
+
+greenwood::greenlet_local! {
+    static ID: Cell<u32> = Cell::new(0);
+    static GUARD: RefCell<Option<CallOnDrop>> = RefCell::new(None);
+    static NAME: String = String::from("anonymous");
+}
+
+#[test]
+fn each_greenlet_sees_its_own_value_across_switches() {
+    let gs: Vec<_> = (1..=3)
+        .map(|i| {
+            spawn(move || {
+                ID.with(|id| id.set(i));
+                greenwood::sleep(Duration::ZERO); // the others set theirs meanwhile
+                ID.with(|id| id.get())
+            })
+        })
+        .collect();
+    greenwood::joinall(&gs);
+    let got: Vec<u32> = gs.iter().map(|g| g.get().unwrap()).collect();
+    assert_eq!(got, [1, 2, 3]);
+    assert_eq!(ID.with(|id| id.get()), 0, "main's own value is untouched");
+}
+
+#[test]
+fn a_spawned_greenlet_inherits_only_what_it_is_told_to() {
+    NAME.set("request-9".to_string());
+    ID.with(|id| id.set(9));
+    let child = greenwood::Builder::new()
+        .inherit(&NAME)
+        .spawn(|| (NAME.get(), ID.with(|id| id.get())))
+        .unwrap();
+    // Changing ours after the spawn does not reach the child: it got a copy.
+    NAME.set("changed".to_string());
+    assert_eq!(child.get().unwrap(), ("request-9".to_string(), 0));
+}
+
+#[test]
+fn values_are_dropped_when_their_greenlet_finishes() {
+    let dropped = counter();
+    let d = dropped.clone();
+    let g = spawn(move || {
+        GUARD.with(|g| *g.borrow_mut() = Some(CallOnDrop(d)));
+        greenwood::sleep(Duration::from_secs(60));
+    });
+    greenwood::sleep(Duration::ZERO);
+    assert_eq!(dropped.get(), 0);
+    g.kill();
+    assert_eq!(dropped.get(), 1);
+}
+
+#[test]
+fn using_a_key_inside_its_own_with_is_refused_and_a_panic_keeps_the_value() {
+    ID.with(|id| id.set(5));
+    let r = catch_unwind(AssertUnwindSafe(|| ID.with(|_| ID.with(|id| id.get()))));
+    assert!(panic_text(&*r.unwrap_err()).contains("already in use"));
+    assert_eq!(ID.with(|id| id.get()), 5, "the value survived the panic");
+}
