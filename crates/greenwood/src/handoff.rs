@@ -20,6 +20,8 @@ use crate::task::{self, WaitOn, Waker};
 struct Slot<T> {
     waker: Waker,
     given: Cell<Option<T>>,
+    /// Taken out of the queue by a giver: leaving needs no search.
+    popped: Cell<bool>,
 }
 
 pub(crate) struct HandOff<T> {
@@ -42,6 +44,7 @@ impl<T> HandOff<T> {
             let Some(slot) = front else {
                 return Err(thing);
             };
+            slot.popped.set(true);
             if slot.waker.wake() {
                 slot.given.set(Some(thing));
                 return Ok(());
@@ -58,6 +61,7 @@ impl<T> HandOff<T> {
             let Some(slot) = front else {
                 return false;
             };
+            slot.popped.set(true);
             if slot.waker.wake() {
                 return true;
             }
@@ -79,6 +83,7 @@ impl<T> HandOff<T> {
         let slot = Rc::new(Slot {
             waker,
             given: Cell::new(None),
+            popped: Cell::new(false),
         });
         self.waiters.borrow_mut().push_back(slot.clone());
         let _leave = Leave {
@@ -98,6 +103,9 @@ struct Leave<'a, T> {
 
 impl<T> Drop for Leave<'_, T> {
     fn drop(&mut self) {
+        if self.slot.popped.get() {
+            return;
+        }
         let mut waiters = self.queue.waiters.borrow_mut();
         if let Some(i) = waiters.iter().rposition(|s| Rc::ptr_eq(s, self.slot)) {
             waiters.remove(i);

@@ -196,6 +196,8 @@ impl Error for GetError {}
 struct PutSlot<T> {
     waker: Waker,
     item: Cell<Option<T>>,
+    /// Taken out of line by a getter (or shutdown): leaving needs no search.
+    popped: Cell<bool>,
 }
 
 struct Inner<T, S> {
@@ -390,6 +392,7 @@ impl<T, S: Store<T>> Queue<T, S> {
         let slot = Rc::new(PutSlot {
             waker,
             item: Cell::new(Some(item)),
+            popped: Cell::new(false),
         });
         inner.putters.borrow_mut().push_back(slot.clone());
         let _leave = LeavePutters {
@@ -502,6 +505,7 @@ impl<T, S: Store<T>> Queue<T, S> {
         loop {
             let front = self.inner.putters.borrow_mut().pop_front();
             let slot = front?;
+            slot.popped.set(true);
             if slot.waker.wake() {
                 return slot.item.take();
             }
@@ -599,6 +603,7 @@ impl<T, S: Store<T>> Queue<T, S> {
         // putters still hold their items.
         while inner.getters.wake_one_empty() {}
         for slot in std::mem::take(&mut *inner.putters.borrow_mut()) {
+            slot.popped.set(true);
             slot.waker.wake();
         }
     }
@@ -652,6 +657,9 @@ struct LeavePutters<'a, T> {
 
 impl<T> Drop for LeavePutters<'_, T> {
     fn drop(&mut self) {
+        if self.slot.popped.get() {
+            return;
+        }
         let mut putters = self.putters.borrow_mut();
         if let Some(i) = putters.iter().rposition(|s| Rc::ptr_eq(s, self.slot)) {
             putters.remove(i);
