@@ -57,6 +57,23 @@ fn main() {
                 greenwood::joinall(&gs);
             }
         }
-        other => panic!("unknown case {other}: waiter, yield, spawn or spawn1000"),
+        "semaphore" => {
+            // 1,000 greenlets on 10 permits, n acquire/release cycles in all.
+            let sem = greenwood::lock::Semaphore::new(10);
+            let rounds = (n / 1000).max(1);
+            let gs: Vec<_> = (0..1000)
+                .map(|_| {
+                    let sem = sem.clone();
+                    greenwood::spawn(move || {
+                        for _ in 0..rounds {
+                            let _permit = sem.acquire();
+                            greenwood::sleep(Duration::ZERO);
+                        }
+                    })
+                })
+                .collect();
+            greenwood::joinall(&gs);
+        }
+        other => panic!("unknown case {other}: waiter, yield, spawn, spawn1000 or semaphore"),
     }
 }

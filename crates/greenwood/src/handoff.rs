@@ -18,7 +18,7 @@ use crate::hub::{self, TimerAction, TimerGuard};
 use crate::task::{self, WaitOn, Waker};
 
 struct Slot<T> {
-    waker: Waker,
+    waker: Cell<Option<Waker>>,
     given: Cell<Option<T>>,
     /// Taken out of the queue by a giver: leaving needs no search.
     popped: Cell<bool>,
@@ -26,13 +26,27 @@ struct Slot<T> {
 
 pub(crate) struct HandOff<T> {
     waiters: RefCell<VecDeque<Rc<Slot<T>>>>,
+    /// Slots of finished waits, reused: a contended semaphore otherwise allocates one per
+    /// wait.
+    spare: RefCell<Vec<Rc<Slot<T>>>>,
 }
+
+/// Spare slots kept per queue.
+const SPARE: usize = 64;
 
 impl<T> Default for HandOff<T> {
     fn default() -> Self {
         HandOff {
             waiters: RefCell::new(VecDeque::new()),
+            spare: RefCell::new(Vec::new()),
         }
+    }
+}
+
+impl<T> Slot<T> {
+    fn wake(&self) -> bool {
+        self.popped.set(true);
+        self.waker.take().is_some_and(|w| w.wake_owned())
     }
 }
 
@@ -44,8 +58,7 @@ impl<T> HandOff<T> {
             let Some(slot) = front else {
                 return Err(thing);
             };
-            slot.popped.set(true);
-            if slot.waker.wake() {
+            if slot.wake() {
                 slot.given.set(Some(thing));
                 return Ok(());
             }
@@ -61,8 +74,7 @@ impl<T> HandOff<T> {
             let Some(slot) = front else {
                 return false;
             };
-            slot.popped.set(true);
-            if slot.waker.wake() {
+            if slot.wake() {
                 return true;
             }
         }
@@ -80,18 +92,33 @@ impl<T> HandOff<T> {
         let waker = me.waker();
         let _timer =
             timeout.map(|d| TimerGuard(hub::add_timer(d, TimerAction::Wake(waker.clone()))));
-        let slot = Rc::new(Slot {
-            waker,
-            given: Cell::new(None),
-            popped: Cell::new(false),
+        let slot = self.spare.borrow_mut().pop().unwrap_or_else(|| {
+            Rc::new(Slot {
+                waker: Cell::new(None),
+                given: Cell::new(None),
+                popped: Cell::new(false),
+            })
         });
+        slot.waker.set(Some(waker));
+        slot.popped.set(false);
         self.waiters.borrow_mut().push_back(slot.clone());
-        let _leave = Leave {
-            queue: self,
-            slot: &slot,
+        let given = {
+            let _leave = Leave {
+                queue: self,
+                slot: &slot,
+            };
+            task::park(&me, what);
+            slot.given.take()
         };
-        task::park(&me, what);
-        slot.given.take()
+        // Out of the line and ours alone again: keep it for the next wait.
+        if Rc::strong_count(&slot) == 1 {
+            drop(slot.waker.take());
+            let mut spare = self.spare.borrow_mut();
+            if spare.len() < SPARE {
+                spare.push(slot);
+            }
+        }
+        given
     }
 }
 

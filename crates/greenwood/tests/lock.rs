@@ -257,3 +257,20 @@ mod model {
         }
     }
 }
+
+#[test]
+fn an_rlock_waiter_that_is_killed_or_times_out_takes_nothing() {
+    let l = RLock::new();
+    let held = l.acquire();
+    let l2 = l.clone();
+    let killed = spawn(move || drop(l2.acquire()));
+    let l3 = l.clone();
+    let timed =
+        spawn(move || greenwood::with_timeout(Duration::from_millis(1), || drop(l3.acquire())));
+    greenwood::sleep(Duration::ZERO);
+    killed.kill();
+    assert!(timed.get().unwrap().is_err());
+    drop(held);
+    assert!(!l.locked());
+    let _again = l.acquire();
+}

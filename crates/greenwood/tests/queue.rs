@@ -287,3 +287,27 @@ proptest! {
         prop_assert_eq!(accounted, expected);
     }
 }
+
+#[test]
+fn joinable_queue_join_honours_timeouts_and_kills() {
+    let q = JoinableQueue::new();
+    q.put(1).unwrap();
+    assert!(!q.join_timeout(Duration::from_millis(1)));
+    let q2 = q.clone();
+    let joiner = spawn(move || q2.join());
+    greenwood::sleep(Duration::ZERO);
+    joiner.kill();
+    assert_eq!(q.get(), Some(1));
+    q.task_done().unwrap();
+    q.join();
+}
+
+#[test]
+fn a_channel_putter_that_times_out_keeps_its_item() {
+    let ch = Channel::new();
+    assert!(matches!(
+        ch.put_timeout(1, Duration::from_millis(1)),
+        Err(PutError::Full(1))
+    ));
+    assert_eq!(ch.get_nowait(), Err(GetError::Empty));
+}

@@ -184,3 +184,20 @@ fn channel_timeouts_and_closing() {
     drop(rx);
     assert_eq!(tx.send(1).unwrap_err().0, 1);
 }
+
+#[test]
+fn a_channel_receiver_that_is_killed_or_times_out_loses_no_item() {
+    use greenwood::queue::GetError;
+    let (tx, rx) = channel();
+    let rx = std::rc::Rc::new(rx);
+    let r2 = rx.clone();
+    let g = spawn(move || r2.recv());
+    greenwood::sleep(Duration::ZERO);
+    g.kill();
+    assert_eq!(
+        rx.recv_timeout(Duration::from_millis(1)),
+        Err(GetError::Empty)
+    );
+    tx.send(5).unwrap();
+    assert_eq!(rx.recv(), Some(5));
+}
