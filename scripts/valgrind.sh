@@ -14,7 +14,8 @@ command -v valgrind >/dev/null || { echo "valgrind is not installed: apt-get ins
 tests=("$@")
 [ ${#tests[@]} -gt 0 ] || tests=(greenlet:switch greenlet:throw greenlet:parent greenlet:hook
   greenlet:stack greenwood:greenlet greenwood:sleep greenwood:timeout greenwood:wait
-  greenwood:loop_exit greenwood:failure)
+  greenwood:loop_exit greenwood:failure greenwood:io greenwood:event greenwood:lock
+  greenwood:queue greenwood:pool greenwood:threadpool greenwood:local)
 
 status=0
 for spec in "${tests[@]}"; do

@@ -30,6 +30,14 @@
 //!   the greenlet's name and spawn site, and [`Greenlet::get`] returns it.
 //! - When the main greenlet waits on something nothing can ever wake, the call fails with a
 //!   [`LoopExit`] message naming what it waits on and where that was spawned or created.
+//! - [`event`] (`Event`, `AsyncResult`), [`lock`] (`Semaphore`, `BoundedSemaphore`, `Lock`,
+//!   `RLock`), [`queue`] (`Queue`, `LifoQueue`, `PriorityQueue`, `JoinableQueue`, `Channel`)
+//!   and [`pool`] (`Group`, `Pool`): waiters are served in the order they came, and a waiter
+//!   that is killed or times out never takes (or loses) a permit or an item.
+//! - [`threadpool`] (`ThreadPool`, [`spawn_blocking`], a cross-thread `channel`) for code that
+//!   must block a real thread; [`hub::HubHandle`] lets any thread run callbacks on a hub.
+//! - [`local`]: greenlet-local storage ([`greenlet_local!`]), inherited on request with
+//!   [`Builder::inherit`].
 //! - [`wait_read`] and [`wait_write`] park a greenlet until a raw file descriptor is ready,
 //!   on the hub's epoll (through mio); the cooperative `net` types will build on the same
 //!   readiness layer.
