@@ -115,22 +115,26 @@ pub struct Semaphore {
 /// A permit of a [`Semaphore`] (or [`BoundedSemaphore`]); released when dropped.
 #[must_use = "the permit is released as soon as the guard is dropped"]
 pub struct SemaphoreGuard {
-    sem: Rc<SemInner>,
+    /// `None` once forgotten.
+    sem: Option<Rc<SemInner>>,
 }
 
 impl Drop for SemaphoreGuard {
     fn drop(&mut self) {
         // A guard stands for a permit it acquired: releasing it cannot pass a bound.
-        let _ = self.sem.release();
+        if let Some(sem) = self.sem.take() {
+            let _ = sem.release();
+        }
     }
 }
 
 impl fmt::Debug for SemaphoreGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SemaphoreGuard")
-            .field("of", &self.sem.kind)
-            .field("created_at", &self.sem.site)
-            .finish()
+        let mut d = f.debug_struct("SemaphoreGuard");
+        if let Some(sem) = &self.sem {
+            d.field("of", &sem.kind).field("created_at", &sem.site);
+        }
+        d.finish()
     }
 }
 
@@ -147,8 +151,8 @@ impl SemaphoreGuard {
     /// s.release();
     /// assert_eq!(s.available_permits(), 1);
     /// ```
-    pub fn forget(self) {
-        std::mem::forget(self);
+    pub fn forget(mut self) {
+        self.sem = None;
     }
 }
 
@@ -231,7 +235,7 @@ impl Semaphore {
 
     fn guard(&self) -> SemaphoreGuard {
         SemaphoreGuard {
-            sem: self.inner.clone(),
+            sem: Some(self.inner.clone()),
         }
     }
 
@@ -570,7 +574,26 @@ struct RLockInner {
 /// A hold on an [`RLock`]; released when dropped.
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct RLockGuard {
-    inner: Rc<RLockInner>,
+    /// `None` once forgotten.
+    inner: Option<Rc<RLockInner>>,
+}
+
+impl RLockGuard {
+    /// Keeps the hold: it is not released when the guard goes away (release it later with
+    /// [`RLock::release`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = greenwood::lock::RLock::new();
+    /// l.acquire().forget();
+    /// assert!(l.locked());
+    /// l.release().unwrap();
+    /// assert!(!l.locked());
+    /// ```
+    pub fn forget(mut self) {
+        self.inner = None;
+    }
 }
 
 impl Default for RLock {
@@ -624,7 +647,7 @@ impl RLock {
         }
         self.inner.count.set(self.inner.count.get() + 1);
         RLockGuard {
-            inner: self.inner.clone(),
+            inner: Some(self.inner.clone()),
         }
     }
 
@@ -639,7 +662,7 @@ impl RLock {
     /// ```
     /// let l = greenwood::lock::RLock::new();
     /// assert!(l.release().is_err());
-    /// std::mem::forget(l.acquire());
+    /// l.acquire().forget();
     /// assert!(l.release().is_ok());
     /// ```
     pub fn release(&self) -> Result<(), ReleaseError> {
@@ -695,8 +718,10 @@ impl Drop for RLockGuard {
     fn drop(&mut self) {
         // The guard was made by the owner; a guard moved to another greenlet still releases
         // the owner's hold.
-        if let Some(owner) = self.inner.owner.get() {
-            let _ = release_rlock(&self.inner, owner);
+        if let Some(inner) = self.inner.take() {
+            if let Some(owner) = inner.owner.get() {
+                let _ = release_rlock(&inner, owner);
+            }
         }
     }
 }
