@@ -41,6 +41,9 @@ struct State {
     queue: VecDeque<Job>,
     threads: usize,
     idle: usize,
+    /// Idle workers already signalled: a burst of jobs starts new threads instead of piling
+    /// onto one idle worker.
+    wakeups: usize,
     /// The last handle was dropped: workers finish the queue, then exit.
     closing: bool,
 }
@@ -222,7 +225,8 @@ impl ThreadPool {
     fn submit(&self, job: Job) {
         let mut st = self.shared.lock();
         st.queue.push_back(job);
-        if st.idle > 0 {
+        if st.idle > st.wakeups {
+            st.wakeups += 1;
             drop(st);
             self.shared.work.notify_one();
             return;
@@ -271,6 +275,7 @@ fn worker(shared: Arc<Shared>) {
             .unwrap_or_else(|e| e.into_inner());
         st = guard;
         st.idle -= 1;
+        st.wakeups = st.wakeups.saturating_sub(1).min(st.idle);
         if st.queue.is_empty() && start.elapsed() >= shared.idle_timeout {
             break;
         }
