@@ -133,7 +133,6 @@ impl IoRegistration {
 
     /// Forgets that `d` was ready: call it when the syscall said `WouldBlock`, before
     /// [`wait`](IoRegistration::wait).
-    #[cfg_attr(not(test), allow(dead_code))] // the socket types' retry loops use it
     pub(crate) fn clear(&self, d: Direction) {
         self.source.flag(d).set(false);
     }

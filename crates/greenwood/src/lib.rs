@@ -58,6 +58,7 @@ pub mod hub;
 mod io;
 pub mod local;
 pub mod lock;
+pub mod net;
 pub mod pool;
 pub mod queue;
 mod remote;

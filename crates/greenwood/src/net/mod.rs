@@ -1,0 +1,62 @@
+//! Cooperative networking: drop-ins for `std::net` whose blocking calls park only the calling
+//! greenlet. Change `use std::net::TcpStream` to `use greenwood::net::TcpStream` and
+//! thread-per-connection code becomes greenlet-per-connection.
+//!
+//! Readiness works like Go's netpoller (see `io.rs`): each socket is registered with the
+//! hub's poller once for its life, edge-triggered; every operation tries its syscall first
+//! and parks only on `WouldBlock`. Read and write timeouts are cooperative and honour
+//! [`Timeout`](crate::Timeout), [`with_timeout`](crate::with_timeout) and kill.
+//!
+//! Name resolution for host names runs on the thread pool, never on the hub; addresses
+//! given as IPs are parsed on the spot.
+
+mod addr;
+mod tcp;
+
+pub use addr::ToSocketAddrs;
+pub use tcp::{Incoming, TcpListener, TcpStream};
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use crate::io::{Direction, IoRegistration};
+
+/// Runs `op` until it does not say `WouldBlock`, parking on `reg` in direction `d` in between,
+/// for at most `timeout` in all.
+pub(crate) fn retry<R>(
+    reg: &IoRegistration,
+    d: Direction,
+    timeout: Option<Duration>,
+    mut op: impl FnMut() -> io::Result<R>,
+) -> io::Result<R> {
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    loop {
+        match op() {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                reg.clear(d);
+                let left = deadline.map(|dl| dl.saturating_duration_since(Instant::now()));
+                if left == Some(Duration::ZERO) {
+                    return Err(timed_out(d));
+                }
+                match reg.wait(d, left) {
+                    Err(e) if e.kind() == io::ErrorKind::TimedOut => return Err(timed_out(d)),
+                    r => r?,
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            r => return r,
+        }
+    }
+}
+
+fn timed_out(d: Direction) -> io::Error {
+    // std reports an expired socket timeout as WouldBlock on Unix; say which one it was.
+    let what = match d {
+        Direction::Read => "read",
+        Direction::Write => "write",
+    };
+    io::Error::new(
+        io::ErrorKind::WouldBlock,
+        format!("the {what} timeout expired"),
+    )
+}

@@ -1,0 +1,871 @@
+//! `TcpStream` and `TcpListener`: `std::net`'s, cooperative.
+
+use std::cell::Cell;
+use std::fmt;
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+use super::{retry, ToSocketAddrs};
+use crate::io::{Direction, IoRegistration};
+
+/// A TCP connection whose blocking calls park only the calling greenlet (`std::net::TcpStream`'s
+/// methods, cooperative).
+///
+/// Not `Send`: the socket is registered with this thread's hub. `&TcpStream` implements
+/// `Read` and `Write` too, so one greenlet can read while another writes.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use greenwood::net::{TcpListener, TcpStream};
+///
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let addr = listener.local_addr()?;
+/// let server = greenwood::spawn(move || -> std::io::Result<()> {
+///     let (mut conn, _) = listener.accept()?;
+///     let mut buf = [0; 4];
+///     conn.read_exact(&mut buf)?;
+///     conn.write_all(&buf) // echo
+/// });
+/// let mut client = TcpStream::connect(addr)?;
+/// client.write_all(b"ping")?;
+/// let mut reply = [0; 4];
+/// client.read_exact(&mut reply)?;
+/// assert_eq!(&reply, b"ping");
+/// server.take().unwrap()?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct TcpStream {
+    // Deregistered before the socket closes (fields drop in order).
+    reg: IoRegistration,
+    sock: std::net::TcpStream,
+    read_timeout: Cell<Option<Duration>>,
+    write_timeout: Cell<Option<Duration>>,
+    nonblocking: Cell<bool>,
+}
+
+fn zero_timeout() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "cannot set a 0 duration timeout (use None for no timeout)",
+    )
+}
+
+impl TcpStream {
+    /// Wraps a non-blocking std socket and registers it with the hub.
+    fn register(sock: std::net::TcpStream) -> io::Result<TcpStream> {
+        let reg = IoRegistration::new(sock.as_raw_fd())?;
+        Ok(TcpStream {
+            reg,
+            sock,
+            read_timeout: Cell::new(None),
+            write_timeout: Cell::new(None),
+            nonblocking: Cell::new(false),
+        })
+    }
+
+    /// Connects to `addr`, trying each address it resolves to in turn (host names are
+    /// resolved on the thread pool).
+    ///
+    /// # Errors
+    ///
+    /// The last address's error if none accepts the connection.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let listener = greenwood::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let stream = greenwood::net::TcpStream::connect(listener.local_addr()?)?;
+    /// assert_eq!(stream.peer_addr()?, listener.local_addr()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
+        each_addr(&addr, |a| TcpStream::connect_inner(a, None))
+    }
+
+    /// Connects to `addr`, giving up after `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// `TimedOut` after `timeout`, or what the connection attempt says.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let listener = greenwood::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = listener.local_addr()?;
+    /// let s = greenwood::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    /// # drop(s);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+        if timeout.is_zero() {
+            return Err(zero_timeout());
+        }
+        TcpStream::connect_inner(*addr, Some(timeout))
+    }
+
+    fn connect_inner(addr: SocketAddr, timeout: Option<Duration>) -> io::Result<TcpStream> {
+        // mio starts a non-blocking connect (EINPROGRESS); we wait for writability.
+        let sock = mio::net::TcpStream::connect(addr)?;
+        let sock = std::net::TcpStream::from(OwnedFd::from(sock));
+        let stream = TcpStream::register(sock)?;
+        loop {
+            match stream.reg.wait(Direction::Write, timeout) {
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("connecting to {addr} timed out"),
+                    ))
+                }
+                r => r?,
+            }
+            if let Some(e) = stream.sock.take_error()? {
+                return Err(e);
+            }
+            match stream.sock.peer_addr() {
+                Ok(_) => return Ok(stream),
+                // Woken before the handshake finished: wait again.
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => {
+                    stream.reg.clear(Direction::Write)
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Makes a std stream cooperative (it is switched to non-blocking mode and registered
+    /// with this thread's hub).
+    ///
+    /// # Errors
+    ///
+    /// If the socket cannot be made non-blocking or registered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let s = std::net::TcpStream::connect(l.local_addr()?)?;
+    /// let s = greenwood::net::TcpStream::from_std(s)?;
+    /// # drop(s);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn from_std(sock: std::net::TcpStream) -> io::Result<TcpStream> {
+        sock.set_nonblocking(true)?;
+        TcpStream::register(sock)
+    }
+
+    /// Gives the socket back as a blocking std stream, deregistered from the hub.
+    ///
+    /// # Errors
+    ///
+    /// If the socket cannot be made blocking again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = greenwood::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let s = greenwood::net::TcpStream::connect(l.local_addr()?)?;
+    /// let std_stream: std::net::TcpStream = s.into_std()?;
+    /// # drop(std_stream);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn into_std(self) -> io::Result<std::net::TcpStream> {
+        let TcpStream { reg, sock, .. } = self;
+        drop(reg);
+        sock.set_nonblocking(false)?;
+        Ok(sock)
+    }
+
+    fn read_op<R>(&self, op: impl FnMut() -> io::Result<R>) -> io::Result<R> {
+        if self.nonblocking.get() {
+            let mut op = op;
+            return op();
+        }
+        retry(&self.reg, Direction::Read, self.read_timeout.get(), op)
+    }
+
+    fn write_op<R>(&self, op: impl FnMut() -> io::Result<R>) -> io::Result<R> {
+        if self.nonblocking.get() {
+            let mut op = op;
+            return op();
+        }
+        retry(&self.reg, Direction::Write, self.write_timeout.get(), op)
+    }
+
+    /// Reads without removing the data from the socket's queue.
+    ///
+    /// # Errors
+    ///
+    /// As `read`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    ///
+    /// let l = greenwood::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let mut c = greenwood::net::TcpStream::connect(l.local_addr()?)?;
+    /// let (s, _) = l.accept()?;
+    /// c.write_all(b"hi")?;
+    /// let mut buf = [0; 2];
+    /// assert_eq!(s.peek(&mut buf)?, 2);
+    /// assert_eq!(s.peek(&mut buf)?, 2); // still there
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_op(|| self.sock.peek(buf))
+    }
+
+    /// Shuts down the read half, the write half, or both. A greenlet parked reading this
+    /// socket wakes up (with end of file).
+    ///
+    /// # Errors
+    ///
+    /// What `shutdown(2)` says (for example, on a socket that is not connected).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use std::net::Shutdown;
+    ///
+    /// let l = greenwood::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let c = greenwood::net::TcpStream::connect(l.local_addr()?)?;
+    /// let (mut s, _) = l.accept()?;
+    /// c.shutdown(Shutdown::Write)?;
+    /// let mut rest = Vec::new();
+    /// assert_eq!(s.read_to_end(&mut rest)?, 0); // end of file
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.sock.shutdown(how)
+    }
+
+    /// A second handle to the same socket (a duplicated fd, registered on its own).
+    ///
+    /// # Errors
+    ///
+    /// If the fd cannot be duplicated (the process's fd limit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = greenwood::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let a = greenwood::net::TcpStream::connect(l.local_addr()?)?;
+    /// let b = a.try_clone()?;
+    /// assert_eq!(a.local_addr()?, b.local_addr()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn try_clone(&self) -> io::Result<TcpStream> {
+        let s = TcpStream::register(self.sock.try_clone()?)?;
+        s.read_timeout.set(self.read_timeout.get());
+        s.write_timeout.set(self.write_timeout.get());
+        s.nonblocking.set(self.nonblocking.get());
+        Ok(s)
+    }
+
+    /// Sets `TCP_NODELAY`.
+    ///
+    /// # Errors
+    ///
+    /// What `setsockopt` says.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = greenwood::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let s = greenwood::net::TcpStream::connect(l.local_addr()?)?;
+    /// s.set_nodelay(true)?;
+    /// assert!(s.nodelay()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.sock.set_nodelay(nodelay)
+    }
+
+    /// Whether `TCP_NODELAY` is set.
+    ///
+    /// # Errors
+    ///
+    /// What `getsockopt` says.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = greenwood::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let s = greenwood::net::TcpStream::connect(l.local_addr()?)?;
+    /// assert!(!s.nodelay()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.sock.nodelay()
+    }
+
+    /// Bounds each read (a `WouldBlock` error once it expires, as std's); `None` for none. The
+    /// wait is cooperative: other greenlets run meanwhile.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for a zero duration, as std.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use std::time::Duration;
+    ///
+    /// let l = greenwood::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let mut s = greenwood::net::TcpStream::connect(l.local_addr()?)?;
+    /// s.set_read_timeout(Some(Duration::from_millis(5)))?;
+    /// let err = s.read(&mut [0; 8]).unwrap_err(); // nobody writes
+    /// assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        if timeout == Some(Duration::ZERO) {
+            return Err(zero_timeout());
+        }
+        self.read_timeout.set(timeout);
+        Ok(())
+    }
+
+    /// The read timeout.
+    ///
+    /// # Errors
+    ///
+    /// Never; `io::Result` as std's.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = greenwood::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let s = greenwood::net::TcpStream::connect(l.local_addr()?)?;
+    /// assert_eq!(s.read_timeout()?, None);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.read_timeout.get())
+    }
+
+    /// Bounds each write; see [`set_read_timeout`](TcpStream::set_read_timeout).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for a zero duration.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = greenwood::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let s = greenwood::net::TcpStream::connect(l.local_addr()?)?;
+    /// s.set_write_timeout(Some(std::time::Duration::from_secs(1)))?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        if timeout == Some(Duration::ZERO) {
+            return Err(zero_timeout());
+        }
+        self.write_timeout.set(timeout);
+        Ok(())
+    }
+
+    /// The write timeout.
+    ///
+    /// # Errors
+    ///
+    /// Never; `io::Result` as std's.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = greenwood::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let s = greenwood::net::TcpStream::connect(l.local_addr()?)?;
+    /// assert_eq!(s.write_timeout()?, None);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.write_timeout.get())
+    }
+
+    /// In non-blocking mode, operations return `WouldBlock` instead of parking the greenlet.
+    ///
+    /// # Errors
+    ///
+    /// Never; `io::Result` as std's.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Read;
+    ///
+    /// let l = greenwood::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let mut s = greenwood::net::TcpStream::connect(l.local_addr()?)?;
+    /// s.set_nonblocking(true)?;
+    /// assert_eq!(s.read(&mut [0; 1]).unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.nonblocking.set(nonblocking);
+        Ok(())
+    }
+
+    /// The local address.
+    ///
+    /// # Errors
+    ///
+    /// What `getsockname` says.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = greenwood::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let s = greenwood::net::TcpStream::connect(l.local_addr()?)?;
+    /// assert!(s.local_addr()?.ip().is_loopback());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.sock.local_addr()
+    }
+
+    /// The peer's address.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` once the peer is gone, or what `getpeername` says.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = greenwood::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let s = greenwood::net::TcpStream::connect(l.local_addr()?)?;
+    /// assert_eq!(s.peer_addr()?, l.local_addr()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.sock.peer_addr()
+    }
+
+    /// Sets `IP_TTL`.
+    ///
+    /// # Errors
+    ///
+    /// What `setsockopt` says.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = greenwood::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let s = greenwood::net::TcpStream::connect(l.local_addr()?)?;
+    /// s.set_ttl(64)?;
+    /// assert_eq!(s.ttl()?, 64);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.sock.set_ttl(ttl)
+    }
+
+    /// `IP_TTL`.
+    ///
+    /// # Errors
+    ///
+    /// What `getsockopt` says.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = greenwood::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let s = greenwood::net::TcpStream::connect(l.local_addr()?)?;
+    /// assert!(s.ttl()? > 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.sock.ttl()
+    }
+
+    /// Takes the socket's pending error (`SO_ERROR`).
+    ///
+    /// # Errors
+    ///
+    /// What `getsockopt` says.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = greenwood::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let s = greenwood::net::TcpStream::connect(l.local_addr()?)?;
+    /// assert!(s.take_error()?.is_none());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.sock.take_error()
+    }
+}
+
+/// Tries `f` on each address `addr` resolves to; the last error if none works.
+fn each_addr<A: ToSocketAddrs, T>(
+    addr: &A,
+    mut f: impl FnMut(SocketAddr) -> io::Result<T>,
+) -> io::Result<T> {
+    let mut last = None;
+    for a in addr.to_socket_addrs()? {
+        match f(a) {
+            Ok(t) => return Ok(t),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "could not resolve to any addresses",
+        )
+    }))
+}
+
+impl Read for TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self).read(buf)
+    }
+
+    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        (&*self).read_vectored(bufs)
+    }
+}
+
+impl Read for &TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_op(|| (&self.sock).read(buf))
+    }
+
+    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        self.read_op(|| (&self.sock).read_vectored(bufs))
+    }
+}
+
+impl Write for TcpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self).write(buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        (&*self).write_vectored(bufs)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Write for &TcpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_op(|| (&self.sock).write(buf))
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.write_op(|| (&self.sock).write_vectored(bufs))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl AsRawFd for TcpStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.sock.as_raw_fd()
+    }
+}
+
+impl AsFd for TcpStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.sock.as_fd()
+    }
+}
+
+impl TryFrom<std::net::TcpStream> for TcpStream {
+    type Error = io::Error;
+
+    fn try_from(sock: std::net::TcpStream) -> io::Result<TcpStream> {
+        TcpStream::from_std(sock)
+    }
+}
+
+impl TryFrom<TcpStream> for std::net::TcpStream {
+    type Error = io::Error;
+
+    fn try_from(sock: TcpStream) -> io::Result<std::net::TcpStream> {
+        sock.into_std()
+    }
+}
+
+impl fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpStream")
+            .field("addr", &self.sock.local_addr().ok())
+            .field("peer", &self.sock.peer_addr().ok())
+            .field("fd", &self.sock.as_raw_fd())
+            .finish()
+    }
+}
+
+/// A TCP listening socket whose `accept` parks only the calling greenlet.
+///
+/// # Examples
+///
+/// ```
+/// use greenwood::net::{TcpListener, TcpStream};
+///
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let addr = listener.local_addr()?;
+/// let clients: Vec<_> = (0..3)
+///     .map(|_| greenwood::spawn(move || TcpStream::connect(addr).map(drop)))
+///     .collect();
+/// for conn in listener.incoming().take(3) {
+///     conn?; // one greenlet per connection would go here
+/// }
+/// greenwood::joinall(&clients);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct TcpListener {
+    reg: IoRegistration,
+    sock: std::net::TcpListener,
+}
+
+impl TcpListener {
+    /// Binds to `addr` (the first address it resolves to that works) and listens.
+    ///
+    /// # Errors
+    ///
+    /// What `bind(2)`/`listen(2)` say for the last address tried (`AddrInUse`, ...).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = greenwood::net::TcpListener::bind("127.0.0.1:0")?;
+    /// assert_ne!(l.local_addr()?.port(), 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
+        each_addr(&addr, |a| {
+            let sock = std::net::TcpListener::bind(a)?;
+            TcpListener::from_std(sock)
+        })
+    }
+
+    /// Makes a std listener cooperative.
+    ///
+    /// # Errors
+    ///
+    /// If it cannot be made non-blocking or registered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let l = greenwood::net::TcpListener::from_std(std_listener)?;
+    /// # drop(l);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn from_std(sock: std::net::TcpListener) -> io::Result<TcpListener> {
+        sock.set_nonblocking(true)?;
+        let reg = IoRegistration::new(sock.as_raw_fd())?;
+        Ok(TcpListener { reg, sock })
+    }
+
+    /// Gives the listener back as a blocking std listener, deregistered from the hub.
+    ///
+    /// # Errors
+    ///
+    /// If it cannot be made blocking again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = greenwood::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let std_listener = l.into_std()?;
+    /// # drop(std_listener);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn into_std(self) -> io::Result<std::net::TcpListener> {
+        let TcpListener { reg, sock } = self;
+        drop(reg);
+        sock.set_nonblocking(false)?;
+        Ok(sock)
+    }
+
+    /// Waits for a connection (parking the greenlet, not the thread).
+    ///
+    /// # Errors
+    ///
+    /// What `accept(2)` says: `EMFILE`/`ENFILE` when the process or system is out of file
+    /// descriptors, among others.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = greenwood::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = l.local_addr()?;
+    /// let _c = greenwood::spawn(move || greenwood::net::TcpStream::connect(addr));
+    /// let (stream, peer) = l.accept()?;
+    /// assert_eq!(stream.peer_addr()?, peer);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        let (sock, peer) = retry(&self.reg, Direction::Read, None, || self.sock.accept())?;
+        sock.set_nonblocking(true)?;
+        Ok((TcpStream::register(sock)?, peer))
+    }
+
+    /// An endless iterator of accepted connections.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = greenwood::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = l.local_addr()?;
+    /// let _c = greenwood::spawn(move || greenwood::net::TcpStream::connect(addr));
+    /// let first = l.incoming().next().unwrap()?;
+    /// # drop(first);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming { listener: self }
+    }
+
+    /// The address it listens on.
+    ///
+    /// # Errors
+    ///
+    /// What `getsockname` says.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = greenwood::net::TcpListener::bind("127.0.0.1:0")?;
+    /// assert!(l.local_addr()?.ip().is_loopback());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.sock.local_addr()
+    }
+
+    /// A second handle to the same listener (a duplicated fd, registered on its own).
+    ///
+    /// # Errors
+    ///
+    /// If the fd cannot be duplicated.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = greenwood::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let l2 = l.try_clone()?;
+    /// assert_eq!(l.local_addr()?, l2.local_addr()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn try_clone(&self) -> io::Result<TcpListener> {
+        let sock = self.sock.try_clone()?;
+        let reg = IoRegistration::new(sock.as_raw_fd())?;
+        Ok(TcpListener { reg, sock })
+    }
+
+    /// Sets `IP_TTL` for accepted connections.
+    ///
+    /// # Errors
+    ///
+    /// What `setsockopt` says.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = greenwood::net::TcpListener::bind("127.0.0.1:0")?;
+    /// l.set_ttl(32)?;
+    /// assert_eq!(l.ttl()?, 32);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.sock.set_ttl(ttl)
+    }
+
+    /// `IP_TTL`.
+    ///
+    /// # Errors
+    ///
+    /// What `getsockopt` says.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = greenwood::net::TcpListener::bind("127.0.0.1:0")?;
+    /// assert!(l.ttl()? > 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.sock.ttl()
+    }
+
+    /// Takes the socket's pending error (`SO_ERROR`).
+    ///
+    /// # Errors
+    ///
+    /// What `getsockopt` says.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = greenwood::net::TcpListener::bind("127.0.0.1:0")?;
+    /// assert!(l.take_error()?.is_none());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.sock.take_error()
+    }
+}
+
+impl AsRawFd for TcpListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.sock.as_raw_fd()
+    }
+}
+
+impl AsFd for TcpListener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.sock.as_fd()
+    }
+}
+
+impl TryFrom<std::net::TcpListener> for TcpListener {
+    type Error = io::Error;
+
+    fn try_from(sock: std::net::TcpListener) -> io::Result<TcpListener> {
+        TcpListener::from_std(sock)
+    }
+}
+
+impl fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpListener")
+            .field("addr", &self.sock.local_addr().ok())
+            .field("fd", &self.sock.as_raw_fd())
+            .finish()
+    }
+}
+
+/// Connections as [`TcpListener::accept`] returns them; never ends.
+#[derive(Debug)]
+pub struct Incoming<'a> {
+    listener: &'a TcpListener,
+}
+
+impl Iterator for Incoming<'_> {
+    type Item = io::Result<TcpStream>;
+
+    fn next(&mut self) -> Option<io::Result<TcpStream>> {
+        Some(self.listener.accept().map(|(s, _)| s))
+    }
+}
