@@ -120,6 +120,8 @@ pub(crate) struct Task {
     pub(crate) slot: Cell<usize>,
     /// `spawn_later`'s start timer.
     pub(crate) start_timer: Cell<Option<TimerKey>>,
+    /// Socket operations left before the greenlet must yield (see [`consume_budget`]).
+    budget: Cell<u32>,
     /// Greenlet-local values (see `local.rs`), created on first use.
     pub(crate) locals: RefCell<Option<Box<crate::local::Locals>>>,
 }
@@ -151,6 +153,7 @@ impl Task {
             slot: Cell::new(usize::MAX),
             start_timer: Cell::new(None),
             locals: RefCell::new(None),
+            budget: Cell::new(BUDGET),
         }
     }
 
@@ -315,6 +318,7 @@ pub(crate) fn park(task: &Rc<Task>, what: WaitOn) {
     }
     task.park.set(Park::Parked);
     task.waiting_on.set(Some(what));
+    task.budget.set(BUDGET);
     switch_to_hub(task);
     let what = task.waiting_on.take();
     task.park.set(Park::Running);
@@ -338,12 +342,38 @@ pub(crate) fn park(task: &Rc<Task>, what: WaitOn) {
     }
 }
 
+/// Socket operations a greenlet may complete without parking before it yields.
+const BUDGET: u32 = 128;
+
+/// Counts one operation that completed without parking; after [`BUDGET`] in a row, yields.
+///
+/// A greenlet whose reads always find data (a fast client on loopback) would otherwise never
+/// give the others a turn: cooperative scheduling only switches at blocking points. tokio
+/// solves the same problem with the same kind of budget.
+pub(crate) fn consume_budget() {
+    let task = current();
+    let left = task.budget.get();
+    if left > 1 {
+        task.budget.set(left - 1);
+    } else {
+        task.budget.set(BUDGET);
+        // The operation has completed: an interrupt that arrives meanwhile must wait for the
+        // next real blocking point, or its result would be lost.
+        yield_inner(&task, false);
+    }
+}
+
 /// Puts the current greenlet at the back of the ready queue and switches to the hub: every
 /// greenlet already runnable runs before it does (gevent's `sleep(0)`).
 pub(crate) fn yield_now(task: &Rc<Task>) {
+    yield_inner(task, true);
+}
+
+fn yield_inner(task: &Rc<Task>, raise_pending: bool) {
     if task.kind == Kind::Hub {
         return;
     }
+    task.budget.set(BUDGET);
     task.park.set(Park::Parked);
     task.schedule(Resume::Normal);
     switch_to_hub(task);
@@ -352,7 +382,7 @@ pub(crate) fn yield_now(task: &Rc<Task>) {
     task.resume.set(Resume::Normal);
     // An interrupt that came meanwhile was queued as pending: raise it here, as gevent's
     // `sleep(0)` would.
-    if !std::thread::panicking() {
+    if raise_pending && !std::thread::panicking() {
         let next = task.pending.borrow_mut().pop();
         if let Some(i) = next {
             raise(i);

@@ -253,3 +253,40 @@ fn ten_thousand_connections_at_once() {
         assert_eq!(c.get().unwrap(), i as u64);
     }
 }
+
+#[test]
+fn a_greenlet_whose_reads_never_block_still_lets_others_run() {
+    let (l, addr) = listener();
+    // A thread keeps the socket full, so the reader never finds it empty.
+    let writer = std::thread::spawn(move || {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        let chunk = [1u8; 65536];
+        for _ in 0..64 {
+            if s.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+    });
+    let (mut s, _) = l.accept().unwrap();
+    let ticks = util::counter();
+    let t = ticks.clone();
+    let ticker = spawn(move || {
+        for _ in 0..3 {
+            greenwood::sleep(Duration::ZERO);
+            t.set(t.get() + 1);
+        }
+    });
+    let mut total = 0;
+    let mut buf = [0u8; 64];
+    let mut ticks_seen_by = None;
+    while total < 1 << 20 {
+        total += s.read(&mut buf).unwrap();
+        if ticks_seen_by.is_none() && ticks.get() > 0 {
+            ticks_seen_by = Some(total);
+        }
+    }
+    assert!(ticks_seen_by.is_some(), "the ticker never ran while 1 MiB was read");
+    ticker.join();
+    drop(s);
+    writer.join().unwrap();
+}

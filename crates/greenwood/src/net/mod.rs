@@ -27,9 +27,36 @@ pub(crate) fn retry<R>(
     reg: &IoRegistration,
     d: Direction,
     timeout: Option<Duration>,
+    op: impl FnMut() -> io::Result<R>,
+) -> io::Result<R> {
+    retry_inner(reg, d, timeout, op, |_| false)
+}
+
+/// `retry` for a read or write of `len` bytes on a stream socket. A transfer shorter than
+/// asked means the socket's buffer was drained (read) or filled (write) at that moment, so
+/// the direction is marked not ready: the next call parks at once instead of paying a
+/// syscall to learn `WouldBlock` (tokio does the same). Safe with edge-triggered epoll:
+/// anything that arrives afterwards raises a new event, and events are only collected while
+/// the greenlet is parked.
+pub(crate) fn retry_transfer(
+    reg: &IoRegistration,
+    d: Direction,
+    timeout: Option<Duration>,
+    len: usize,
+    op: impl FnMut() -> io::Result<usize>,
+) -> io::Result<usize> {
+    retry_inner(reg, d, timeout, op, |n| *n > 0 && *n < len)
+}
+
+fn retry_inner<R>(
+    reg: &IoRegistration,
+    d: Direction,
+    timeout: Option<Duration>,
     mut op: impl FnMut() -> io::Result<R>,
+    drained: impl Fn(&R) -> bool,
 ) -> io::Result<R> {
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    let mut parked = false;
     loop {
         match op() {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -42,8 +69,18 @@ pub(crate) fn retry<R>(
                     Err(e) if e.kind() == io::ErrorKind::TimedOut => return Err(timed_out(d)),
                     r => r?,
                 }
+                parked = true;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Ok(r) => {
+                if drained(&r) {
+                    reg.clear(d);
+                }
+                if !parked {
+                    crate::task::consume_budget();
+                }
+                return Ok(r);
+            }
             r => return r,
         }
     }

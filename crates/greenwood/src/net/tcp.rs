@@ -7,7 +7,7 @@ use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-use super::{retry, ToSocketAddrs};
+use super::{retry, retry_transfer, ToSocketAddrs};
 use crate::io::{Direction, IoRegistration};
 
 /// A TCP connection whose blocking calls park only the calling greenlet (`std::net::TcpStream`'s
@@ -190,12 +190,34 @@ impl TcpStream {
         retry(&self.reg, Direction::Read, self.read_timeout.get(), op)
     }
 
-    fn write_op<R>(&self, op: impl FnMut() -> io::Result<R>) -> io::Result<R> {
+    /// A read of up to `len` bytes.
+    fn read_bytes(
+        &self,
+        len: usize,
+        mut op: impl FnMut() -> io::Result<usize>,
+    ) -> io::Result<usize> {
         if self.nonblocking.get() {
-            let mut op = op;
             return op();
         }
-        retry(&self.reg, Direction::Write, self.write_timeout.get(), op)
+        retry_transfer(&self.reg, Direction::Read, self.read_timeout.get(), len, op)
+    }
+
+    /// A write of up to `len` bytes.
+    fn write_bytes(
+        &self,
+        len: usize,
+        mut op: impl FnMut() -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        if self.nonblocking.get() {
+            return op();
+        }
+        retry_transfer(
+            &self.reg,
+            Direction::Write,
+            self.write_timeout.get(),
+            len,
+            op,
+        )
     }
 
     /// Reads without removing the data from the socket's queue.
@@ -539,11 +561,12 @@ impl Read for TcpStream {
 
 impl Read for &TcpStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.read_op(|| (&self.sock).read(buf))
+        self.read_bytes(buf.len(), || (&self.sock).read(buf))
     }
 
     fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        self.read_op(|| (&self.sock).read_vectored(bufs))
+        let len = bufs.iter().map(|b| b.len()).sum();
+        self.read_bytes(len, || (&self.sock).read_vectored(bufs))
     }
 }
 
@@ -563,11 +586,12 @@ impl Write for TcpStream {
 
 impl Write for &TcpStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.write_op(|| (&self.sock).write(buf))
+        self.write_bytes(buf.len(), || (&self.sock).write(buf))
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.write_op(|| (&self.sock).write_vectored(bufs))
+        let len = bufs.iter().map(|b| b.len()).sum();
+        self.write_bytes(len, || (&self.sock).write_vectored(bufs))
     }
 
     fn flush(&mut self) -> io::Result<()> {

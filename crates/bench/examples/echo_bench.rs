@@ -1,0 +1,281 @@
+//! Echo servers under one load generator: greenwood (a greenlet per connection) beside tokio's
+//! `current_thread` runtime (a task per connection), each in its own process.
+//!
+//! ```text
+//! cargo run --release -p greenwood-bench --example echo_bench               # C = 100, 1,000, 10,000
+//! cargo run --release -p greenwood-bench --example echo_bench -- 1000 5     # one C, 5 s each
+//! ```
+//!
+//! The load generator is a plain mio loop on one thread: C connections, each sending 64 bytes
+//! and waiting for them to come back, again and again, for a fixed time. It reports round
+//! trips per second, p50/p99 latency, and the server's CPU time per round trip (user + system,
+//! from `/proc/PID/stat`), which is the fair figure on a small machine where the client and the
+//! loopback stack take much of the CPU.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const MSG: usize = 64;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("server") {
+        raise_fd_limit();
+        let addr = args.get(2).map(String::as_str).unwrap_or("127.0.0.1:0");
+        match args.get(1).map(String::as_str) {
+            Some("greenwood") => greenwood_server(addr),
+            Some("tokio") => tokio_server(addr),
+            other => panic!("unknown server {other:?}: greenwood or tokio"),
+        }
+        return;
+    }
+    raise_fd_limit();
+    if args.first().map(String::as_str) == Some("client") {
+        // client PORT C SECONDS SERVER_PID: drive a server started by hand.
+        let port: u16 = args[1].parse().expect("port");
+        let c: usize = args[2].parse().expect("C");
+        let secs: u64 = args[3].parse().expect("seconds");
+        let pid: u32 = args[4].parse().expect("server pid");
+        let addr = format!("127.0.0.1:{port}").parse().expect("addr");
+        let r = load(addr, c, Duration::from_secs(secs), pid);
+        println!(
+            "{:.0}K rt/s, p50 {} µs, p99 {} µs, server CPU {:.2} µs/rt",
+            r.rps / 1e3,
+            r.p50_us,
+            r.p99_us,
+            r.cpu_per_rt_us
+        );
+        return;
+    }
+    let conns: Vec<usize> = match args.first() {
+        Some(c) => vec![c.replace('_', "").parse().expect("C")],
+        None => vec![100, 1_000, 10_000],
+    };
+    let seconds: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(5);
+    println!("| C | server | round trips/s | p50 | p99 | server CPU per round trip |");
+    println!("|---|---|---|---|---|---|");
+    for &c in &conns {
+        for kind in ["tokio", "greenwood"] {
+            let r = run(kind, c, Duration::from_secs(seconds));
+            println!(
+                "| {c} | {kind} | {:.0}K | {} µs | {} µs | {:.2} µs |",
+                r.rps / 1e3,
+                r.p50_us,
+                r.p99_us,
+                r.cpu_per_rt_us
+            );
+        }
+    }
+}
+
+struct Result {
+    rps: f64,
+    p50_us: u64,
+    p99_us: u64,
+    cpu_per_rt_us: f64,
+}
+
+fn run(kind: &str, conns: usize, length: Duration) -> Result {
+    let mut server = spawn_server(kind);
+    let port = read_port(&mut server);
+    let addr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let pid = server.id();
+    let r = load(addr, conns, length, pid);
+    server.kill().ok();
+    server.wait().ok();
+    r
+}
+
+fn spawn_server(kind: &str) -> Child {
+    Command::new(std::env::current_exe().expect("exe"))
+        .args(["server", kind, "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the server")
+}
+
+fn read_port(server: &mut Child) -> u16 {
+    let out = server.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(out).read_line(&mut line).expect("port line");
+    line.trim().parse().expect("port")
+}
+
+/// User + system CPU time of process `pid`.
+fn cpu_of(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let rest = &stat[stat.rfind(')').expect(")") + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    Duration::from_nanos(ticks * 1_000_000_000 / hz)
+}
+
+struct Conn {
+    stream: mio::net::TcpStream,
+    connected: bool,
+    sent_at: Instant,
+    got: usize,
+}
+
+fn load(addr: std::net::SocketAddr, n: usize, length: Duration, server_pid: u32) -> Result {
+    let mut poll = mio::Poll::new().expect("poll");
+    let mut events = mio::Events::with_capacity(4096);
+    let mut conns: Vec<Conn> = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut stream = mio::net::TcpStream::connect(addr).expect("connect");
+        poll.registry()
+            .register(
+                &mut stream,
+                mio::Token(i),
+                mio::Interest::READABLE | mio::Interest::WRITABLE,
+            )
+            .expect("register");
+        conns.push(Conn {
+            stream,
+            connected: false,
+            sent_at: Instant::now(),
+            got: 0,
+        });
+    }
+    let payload = [7u8; MSG];
+    let mut buf = [0u8; 4096];
+    let warm_up = Duration::from_millis(500);
+    let start = Instant::now();
+    let mut measuring = false;
+    let mut measure_start = start;
+    let mut cpu_start = Duration::ZERO;
+    let mut latencies: Vec<u32> = Vec::with_capacity(4_000_000);
+    loop {
+        let now = Instant::now();
+        if !measuring && now - start >= warm_up {
+            measuring = true;
+            measure_start = now;
+            cpu_start = cpu_of(server_pid);
+            latencies.clear();
+        }
+        if measuring && now - measure_start >= length {
+            break;
+        }
+        poll.poll(&mut events, Some(Duration::from_millis(100)))
+            .expect("poll");
+        for ev in events.iter() {
+            let c = &mut conns[ev.token().0];
+            if !c.connected && ev.is_writable() {
+                if c.stream.peer_addr().is_err() {
+                    continue;
+                }
+                c.connected = true;
+                send(c, &payload);
+            }
+            if ev.is_readable() {
+                loop {
+                    match c.stream.read(&mut buf) {
+                        Ok(0) => panic!("the server closed a connection"),
+                        Ok(k) => {
+                            c.got += k;
+                            while c.got >= MSG {
+                                c.got -= MSG;
+                                let us = c.sent_at.elapsed().as_micros() as u32;
+                                latencies.push(us);
+                                send(c, &payload);
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) => panic!("read: {e}"),
+                    }
+                }
+            }
+        }
+    }
+    let elapsed = measure_start.elapsed();
+    let cpu = cpu_of(server_pid) - cpu_start;
+    let rts = latencies.len().max(1);
+    latencies.sort_unstable();
+    Result {
+        rps: rts as f64 / elapsed.as_secs_f64(),
+        p50_us: latencies[rts / 2] as u64,
+        p99_us: latencies[(rts * 99 / 100).min(rts - 1)] as u64,
+        cpu_per_rt_us: cpu.as_secs_f64() * 1e6 / rts as f64,
+    }
+}
+
+fn send(c: &mut Conn, payload: &[u8]) {
+    c.sent_at = Instant::now();
+    // 64 bytes always fit in an empty socket buffer.
+    let n = c.stream.write(payload).expect("write");
+    assert_eq!(n, payload.len(), "short write of 64 bytes");
+}
+
+fn raise_fd_limit() {
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid pointer.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl);
+        rl.rlim_cur = rl.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &rl);
+    }
+}
+
+fn announce(port: u16) {
+    println!("{port}");
+    io::stdout().flush().ok();
+}
+
+fn greenwood_server(addr: &str) {
+    let listener = greenwood::net::TcpListener::bind(addr).expect("bind");
+    announce(listener.local_addr().expect("addr").port());
+    for conn in listener.incoming() {
+        let mut conn = conn.expect("accept");
+        greenwood::Builder::new()
+            .stack_size(32 * 1024)
+            .spawn(move || {
+                let mut buf = [0u8; 4096];
+                loop {
+                    match conn.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => {
+                            if conn.write_all(&buf[..n]).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            })
+            .expect("spawn");
+    }
+}
+
+fn tokio_server(addr: &str) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
+        announce(listener.local_addr().expect("addr").port());
+        loop {
+            let (mut conn, _) = listener.accept().await.expect("accept");
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                loop {
+                    match conn.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => {
+                            if conn.write_all(&buf[..n]).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+}
