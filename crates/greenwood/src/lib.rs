@@ -38,9 +38,9 @@
 //!   must block a real thread; [`hub::HubHandle`] lets any thread run callbacks on a hub.
 //! - [`local`]: greenlet-local storage ([`greenlet_local!`]), inherited on request with
 //!   [`Builder::inherit`].
+//! - [`net`]: cooperative `TcpStream` and `TcpListener`, drop-ins for `std::net`'s.
 //! - [`wait_read`] and [`wait_write`] park a greenlet until a raw file descriptor is ready,
-//!   on the hub's epoll (through mio); the cooperative `net` types will build on the same
-//!   readiness layer.
+//!   on the hub's epoll (through mio); the `net` types use the same readiness layer.
 //! - [`hub`]: the per-thread event loop everything runs on, its one blocking primitive
 //!   ([`hub::Waiter`]), and the design (in its source).
 //!
