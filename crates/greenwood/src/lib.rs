@@ -1,8 +1,7 @@
 //! gevent for Rust: green threads ("greenlets") that look like ordinary blocking code and
 //! scale like an event loop. No `async`, no `.await`, no runtime object, no entry-point macro.
 //!
-//! The seed's downloader, with `sleep` standing in for the network until the `net` module
-//! exists:
+//! The seed's downloader, with `sleep` standing in for the network:
 //!
 //! ```
 //! use std::time::{Duration, Instant};

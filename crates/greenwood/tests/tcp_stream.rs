@@ -285,7 +285,10 @@ fn a_greenlet_whose_reads_never_block_still_lets_others_run() {
             ticks_seen_by = Some(total);
         }
     }
-    assert!(ticks_seen_by.is_some(), "the ticker never ran while 1 MiB was read");
+    assert!(
+        ticks_seen_by.is_some(),
+        "the ticker never ran while 1 MiB was read"
+    );
     ticker.join();
     drop(s);
     writer.join().unwrap();
