@@ -12,11 +12,14 @@
 
 mod addr;
 mod tcp;
+mod udp;
 
 pub use addr::ToSocketAddrs;
 pub use tcp::{Incoming, TcpListener, TcpStream};
+pub use udp::UdpSocket;
 
 use std::io;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::io::{Direction, IoRegistration};
@@ -95,5 +98,32 @@ fn timed_out(d: Direction) -> io::Error {
     io::Error::new(
         io::ErrorKind::WouldBlock,
         format!("the {what} timeout expired"),
+    )
+}
+
+/// Tries `f` on each address `addr` resolves to; the last error if none works.
+pub(crate) fn each_addr<A: ToSocketAddrs + ?Sized, T>(
+    addr: &A,
+    mut f: impl FnMut(SocketAddr) -> io::Result<T>,
+) -> io::Result<T> {
+    let mut last = None;
+    for a in addr.to_socket_addrs()? {
+        match f(a) {
+            Ok(t) => return Ok(t),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "could not resolve to any addresses",
+        )
+    }))
+}
+
+pub(crate) fn zero_timeout() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "cannot set a 0 duration timeout (use None for no timeout)",
     )
 }

@@ -7,7 +7,7 @@ use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-use super::{retry, retry_transfer, ToSocketAddrs};
+use super::{each_addr, retry, retry_transfer, zero_timeout, ToSocketAddrs};
 use crate::io::{Direction, IoRegistration};
 
 /// A TCP connection whose blocking calls park only the calling greenlet (`std::net::TcpStream`'s
@@ -45,13 +45,6 @@ pub struct TcpStream {
     read_timeout: Cell<Option<Duration>>,
     write_timeout: Cell<Option<Duration>>,
     nonblocking: Cell<bool>,
-}
-
-fn zero_timeout() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidInput,
-        "cannot set a 0 duration timeout (use None for no timeout)",
-    )
 }
 
 impl TcpStream {
@@ -527,26 +520,6 @@ impl TcpStream {
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         self.sock.take_error()
     }
-}
-
-/// Tries `f` on each address `addr` resolves to; the last error if none works.
-fn each_addr<A: ToSocketAddrs, T>(
-    addr: &A,
-    mut f: impl FnMut(SocketAddr) -> io::Result<T>,
-) -> io::Result<T> {
-    let mut last = None;
-    for a in addr.to_socket_addrs()? {
-        match f(a) {
-            Ok(t) => return Ok(t),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "could not resolve to any addresses",
-        )
-    }))
 }
 
 impl Read for TcpStream {
