@@ -1,4 +1,5 @@
-//! gevent's echo server: one greenlet per connection, plain blocking code.
+//! gevent's echo server: a `StreamServer` runs one greenlet per connection, each running plain
+//! blocking code.
 //!
 //! ```text
 //! cargo run --release --example echoserver            # listens on 127.0.0.1:16000
@@ -8,36 +9,33 @@
 //! Try it with `nc 127.0.0.1 16000`.
 
 use std::io::{Read, Write};
+use std::net::SocketAddr;
 
-use greenwood::net::{TcpListener, TcpStream};
+use greenwood::net::TcpStream;
+use greenwood::server::StreamServer;
 
-fn handle(mut conn: TcpStream) -> std::io::Result<()> {
+fn echo(mut conn: TcpStream, peer: SocketAddr) {
+    eprintln!("{peer} connected");
     let mut buf = [0u8; 4096];
     loop {
-        let n = conn.read(&mut buf)?;
-        if n == 0 {
-            return Ok(()); // the client closed
+        match conn.read(&mut buf) {
+            Ok(0) | Err(_) => break, // closed, or reset
+            Ok(n) => {
+                if conn.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
         }
-        conn.write_all(&buf[..n])?;
     }
+    eprintln!("{peer} left");
 }
 
 fn main() -> std::io::Result<()> {
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:16000".into());
-    let listener = TcpListener::bind(addr.as_str())?;
-    eprintln!("echoing on {}", listener.local_addr()?);
-    for conn in listener.incoming() {
-        match conn {
-            Ok(conn) => {
-                greenwood::spawn(move || handle(conn));
-            }
-            Err(e) => {
-                eprintln!("accept failed: {e}");
-                greenwood::sleep(std::time::Duration::from_millis(100));
-            }
-        }
-    }
+    let server = StreamServer::bind(addr.as_str(), echo)?.with_pool(10_000);
+    eprintln!("echoing on {}", server.local_addr()?);
+    server.serve_forever();
     Ok(())
 }

@@ -37,7 +37,8 @@
 //!   must block a real thread; [`hub::HubHandle`] lets any thread run callbacks on a hub.
 //! - [`local`]: greenlet-local storage ([`greenlet_local!`]), inherited on request with
 //!   [`Builder::inherit`].
-//! - [`net`]: cooperative `TcpStream` and `TcpListener`, drop-ins for `std::net`'s.
+//! - [`net`]: cooperative `TcpStream`, `TcpListener` and `UdpSocket`, drop-ins for
+//!   `std::net`'s; [`server`]: `StreamServer`, a greenlet per connection.
 //! - [`wait_read`] and [`wait_write`] park a greenlet until a raw file descriptor is ready,
 //!   on the hub's epoll (through mio); the `net` types use the same readiness layer.
 //! - [`hub`]: the per-thread event loop everything runs on, its one blocking primitive
@@ -61,6 +62,7 @@ pub mod net;
 pub mod pool;
 pub mod queue;
 mod remote;
+pub mod server;
 mod task;
 pub mod threadpool;
 mod timeout;

@@ -1,0 +1,334 @@
+//! Servers (gevent's `gevent.server`): [`StreamServer`] runs a handler per TCP connection,
+//! each in its own greenlet.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::greenlet::Greenlet;
+use crate::net::{TcpListener, TcpStream, ToSocketAddrs};
+use crate::pool::{Group, Pool};
+
+type Handler = Rc<dyn Fn(TcpStream, SocketAddr)>;
+
+/// The first and the longest pause after an accept error such as `EMFILE`.
+const BACKOFF_MIN: Duration = Duration::from_millis(5);
+const BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// A TCP server that runs `handler(stream, peer)` in a new greenlet for every connection.
+///
+/// With [`with_pool`](StreamServer::with_pool), at most that many handlers run at once and
+/// accepting pauses while the pool is full. When `accept` fails because the process is out of
+/// file descriptors (or the kernel out of memory), the server backs off (5 ms, doubling up
+/// to 1 s), says so once on stderr with the fix, and never spins.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use greenwood::server::StreamServer;
+///
+/// let server = StreamServer::bind("127.0.0.1:0", |mut conn, _peer| {
+///     let mut buf = [0; 64];
+///     while let Ok(n) = conn.read(&mut buf) {
+///         if n == 0 || conn.write_all(&buf[..n]).is_err() {
+///             break;
+///         }
+///     }
+/// })?;
+/// server.start();
+/// let mut c = greenwood::net::TcpStream::connect(server.local_addr()?)?;
+/// c.write_all(b"hello")?;
+/// let mut reply = [0; 5];
+/// c.read_exact(&mut reply)?;
+/// assert_eq!(&reply, b"hello");
+/// drop(c);
+/// server.stop(Some(std::time::Duration::from_secs(1)));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct StreamServer {
+    inner: Rc<Inner>,
+}
+
+struct Inner {
+    listener: TcpListener,
+    handler: Handler,
+    pool: Option<Pool>,
+    handlers: Group,
+    acceptor: RefCell<Option<Greenlet<()>>>,
+    stopping: Cell<bool>,
+}
+
+impl StreamServer {
+    /// A server for an existing listener.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = greenwood::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let server = greenwood::server::StreamServer::new(l, |_conn, _peer| ());
+    /// # drop(server);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn new(
+        listener: TcpListener,
+        handler: impl Fn(TcpStream, SocketAddr) + 'static,
+    ) -> StreamServer {
+        StreamServer {
+            inner: Rc::new(Inner {
+                listener,
+                handler: Rc::new(handler),
+                pool: None,
+                handlers: Group::new(),
+                acceptor: RefCell::new(None),
+                stopping: Cell::new(false),
+            }),
+        }
+    }
+
+    /// Binds a listener to `addr` and makes a server for it.
+    ///
+    /// # Errors
+    ///
+    /// As [`TcpListener::bind`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = greenwood::server::StreamServer::bind("127.0.0.1:0", |_conn, _peer| ())?;
+    /// assert_ne!(server.local_addr()?.port(), 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn bind<A: ToSocketAddrs>(
+        addr: A,
+        handler: impl Fn(TcpStream, SocketAddr) + 'static,
+    ) -> io::Result<StreamServer> {
+        Ok(StreamServer::new(TcpListener::bind(addr)?, handler))
+    }
+
+    /// Runs at most `size` handlers at once; accepting pauses while they all run.
+    ///
+    /// # Panics
+    ///
+    /// If the server was started already, or `size` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = greenwood::server::StreamServer::bind("127.0.0.1:0", |_c, _p| ())?
+    ///     .with_pool(100);
+    /// # drop(server);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn with_pool(self, size: usize) -> StreamServer {
+        let mut inner = Rc::try_unwrap(self.inner)
+            .ok()
+            .expect("greenwood: with_pool must be called before the server starts");
+        inner.pool = Some(Pool::new(size));
+        StreamServer {
+            inner: Rc::new(inner),
+        }
+    }
+
+    /// The address it listens on.
+    ///
+    /// # Errors
+    ///
+    /// What `getsockname` says.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = greenwood::server::StreamServer::bind("127.0.0.1:0", |_c, _p| ())?;
+    /// assert!(server.local_addr()?.ip().is_loopback());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.listener.local_addr()
+    }
+
+    /// Starts accepting in a greenlet of its own and returns at once; does nothing if it is
+    /// already started.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = greenwood::server::StreamServer::bind("127.0.0.1:0", |_c, _p| ())?;
+    /// server.start();
+    /// assert!(server.started());
+    /// server.stop(None);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn start(&self) {
+        if self.started() {
+            return;
+        }
+        self.inner.stopping.set(false);
+        let inner = self.inner.clone();
+        let g = crate::greenlet::Builder::new()
+            .name("StreamServer accept")
+            .spawn(move || accept_loop(&inner))
+            .unwrap_or_else(|e| panic!("greenwood: cannot start the server's greenlet: {e}"));
+        *self.inner.acceptor.borrow_mut() = Some(g);
+    }
+
+    /// Whether it is accepting connections.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = greenwood::server::StreamServer::bind("127.0.0.1:0", |_c, _p| ())?;
+    /// assert!(!server.started());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn started(&self) -> bool {
+        self.inner
+            .acceptor
+            .borrow()
+            .as_ref()
+            .is_some_and(|g| !g.dead())
+    }
+
+    /// Starts the server and waits until it is stopped (by another greenlet calling
+    /// [`stop`](StreamServer::stop)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    ///
+    /// let server = Rc::new(greenwood::server::StreamServer::bind("127.0.0.1:0", |_c, _p| ())?);
+    /// let s = server.clone();
+    /// greenwood::spawn_later(std::time::Duration::from_millis(5), move || s.stop(None));
+    /// server.serve_forever(); // returns once stopped
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn serve_forever(&self) {
+        self.start();
+        let g = self.inner.acceptor.borrow().clone();
+        if let Some(g) = g {
+            g.join();
+        }
+    }
+
+    /// Handlers running now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = greenwood::server::StreamServer::bind("127.0.0.1:0", |_c, _p| ())?;
+    /// assert_eq!(server.handlers(), 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn handlers(&self) -> usize {
+        self.inner.handlers.len()
+    }
+
+    /// Stops gracefully: stops accepting, waits up to `timeout` (forever if `None`) for the
+    /// running handlers to finish, then kills the ones still running. The listening socket
+    /// stays open, so the server can be started again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let server = greenwood::server::StreamServer::bind("127.0.0.1:0", |_c, _p| {
+    ///     greenwood::sleep(Duration::from_secs(60)); // a handler that would run for long
+    /// })?;
+    /// server.start();
+    /// let _c = greenwood::net::TcpStream::connect(server.local_addr()?)?;
+    /// greenwood::sleep(Duration::from_millis(1));
+    /// assert_eq!(server.handlers(), 1);
+    /// server.stop(Some(Duration::from_millis(5))); // waits 5 ms, then kills it
+    /// assert_eq!(server.handlers(), 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn stop(&self, timeout: Option<Duration>) {
+        self.inner.stopping.set(true);
+        let g = self.inner.acceptor.borrow_mut().take();
+        if let Some(g) = g {
+            g.kill();
+        }
+        let done = match timeout {
+            None => {
+                self.inner.handlers.join();
+                true
+            }
+            Some(t) => self.inner.handlers.join_timeout(t),
+        };
+        if !done {
+            self.inner.handlers.kill();
+        }
+    }
+}
+
+fn accept_loop(inner: &Rc<Inner>) {
+    let mut backoff = BACKOFF_MIN;
+    let mut reported = false;
+    loop {
+        if let Some(pool) = &inner.pool {
+            pool.wait_available(None);
+        }
+        match inner.listener.accept() {
+            Ok((conn, peer)) => {
+                backoff = BACKOFF_MIN;
+                reported = false;
+                let handler = inner.handler.clone();
+                let run = move || handler(conn, peer);
+                let g = match &inner.pool {
+                    Some(pool) => pool.spawn(run),
+                    None => crate::spawn(run),
+                };
+                inner.handlers.add(&g);
+            }
+            Err(e) if transient(&e) => {}
+            Err(e) => {
+                if !reported {
+                    reported = true;
+                    eprintln!("greenwood: StreamServer: {}", describe_accept_error(&e));
+                }
+                crate::sleep(backoff);
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+            }
+        }
+    }
+}
+
+/// Errors about one connection, not about the server: try the next.
+fn transient(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ECONNABORTED | libc::EINTR | libc::EPROTO | libc::EPERM)
+    )
+}
+
+fn describe_accept_error(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(libc::EMFILE) => format!(
+            "accept failed: {e}; the process is out of file descriptors (RLIMIT_NOFILE): raise \
+             it with `ulimit -n` or setrlimit. Backing off and retrying."
+        ),
+        Some(libc::ENFILE) => format!(
+            "accept failed: {e}; the system is out of file descriptors (fs.file-max): raise \
+             it with `sysctl -w fs.file-max=...`. Backing off and retrying."
+        ),
+        Some(libc::ENOBUFS | libc::ENOMEM) => {
+            format!("accept failed: {e}; the kernel is out of memory. Backing off and retrying.")
+        }
+        _ => format!("accept failed: {e}. Backing off and retrying."),
+    }
+}
+
+impl fmt::Debug for StreamServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamServer")
+            .field("addr", &self.local_addr().ok())
+            .field("started", &self.started())
+            .field("handlers", &self.handlers())
+            .finish()
+    }
+}
