@@ -18,8 +18,10 @@ pub use addr::ToSocketAddrs;
 pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 
+use std::cell::Cell;
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
 use crate::io::{Direction, IoRegistration};
@@ -121,9 +123,90 @@ pub(crate) fn each_addr<A: ToSocketAddrs + ?Sized, T>(
     }))
 }
 
-pub(crate) fn zero_timeout() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidInput,
-        "cannot set a 0 duration timeout (use None for no timeout)",
-    )
+/// A socket's registration with the hub, and the std-style blocking settings (timeouts,
+/// non-blocking mode) that every socket type applies the same way.
+pub(crate) struct Blocking {
+    reg: IoRegistration,
+    read_timeout: Cell<Option<Duration>>,
+    write_timeout: Cell<Option<Duration>>,
+    nonblocking: Cell<bool>,
+}
+
+impl Blocking {
+    /// Registers `fd` (already in non-blocking mode) with this thread's hub.
+    pub(crate) fn new(fd: RawFd) -> io::Result<Blocking> {
+        Ok(Blocking {
+            reg: IoRegistration::new(fd)?,
+            read_timeout: Cell::new(None),
+            write_timeout: Cell::new(None),
+            nonblocking: Cell::new(false),
+        })
+    }
+
+    /// The same settings on another registration (for `try_clone`).
+    pub(crate) fn with_settings_of(self, other: &Blocking) -> Blocking {
+        self.read_timeout.set(other.read_timeout.get());
+        self.write_timeout.set(other.write_timeout.get());
+        self.nonblocking.set(other.nonblocking.get());
+        self
+    }
+
+    pub(crate) fn reg(&self) -> &IoRegistration {
+        &self.reg
+    }
+
+    fn timeout(&self, d: Direction) -> Option<Duration> {
+        match d {
+            Direction::Read => self.read_timeout.get(),
+            Direction::Write => self.write_timeout.get(),
+        }
+    }
+
+    /// Runs `op`, parking on `WouldBlock` unless in non-blocking mode.
+    pub(crate) fn op<R>(
+        &self,
+        d: Direction,
+        mut op: impl FnMut() -> io::Result<R>,
+    ) -> io::Result<R> {
+        if self.nonblocking.get() {
+            return op();
+        }
+        retry(&self.reg, d, self.timeout(d), op)
+    }
+
+    /// `op` for a stream read or write of up to `len` bytes (see [`retry_transfer`]).
+    pub(crate) fn transfer(
+        &self,
+        d: Direction,
+        len: usize,
+        mut op: impl FnMut() -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        if self.nonblocking.get() {
+            return op();
+        }
+        retry_transfer(&self.reg, d, self.timeout(d), len, op)
+    }
+
+    pub(crate) fn set_timeout(&self, d: Direction, timeout: Option<Duration>) -> io::Result<()> {
+        if timeout == Some(Duration::ZERO) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "cannot set a 0 duration timeout (use None for no timeout)",
+            ));
+        }
+        match d {
+            Direction::Read => self.read_timeout.set(timeout),
+            Direction::Write => self.write_timeout.set(timeout),
+        }
+        Ok(())
+    }
+
+    pub(crate) fn get_timeout(&self, d: Direction) -> io::Result<Option<Duration>> {
+        Ok(self.timeout(d))
+    }
+
+    pub(crate) fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.nonblocking.set(nonblocking);
+        Ok(())
+    }
 }

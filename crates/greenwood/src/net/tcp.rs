@@ -1,14 +1,13 @@
 //! `TcpStream` and `TcpListener`: `std::net`'s, cooperative.
 
-use std::cell::Cell;
 use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-use super::{each_addr, retry, retry_transfer, zero_timeout, ToSocketAddrs};
-use crate::io::{Direction, IoRegistration};
+use super::{each_addr, Blocking, ToSocketAddrs};
+use crate::io::Direction;
 
 /// A TCP connection whose blocking calls park only the calling greenlet (`std::net::TcpStream`'s
 /// methods, cooperative).
@@ -40,23 +39,16 @@ use crate::io::{Direction, IoRegistration};
 /// ```
 pub struct TcpStream {
     // Deregistered before the socket closes (fields drop in order).
-    reg: IoRegistration,
+    io: Blocking,
     sock: std::net::TcpStream,
-    read_timeout: Cell<Option<Duration>>,
-    write_timeout: Cell<Option<Duration>>,
-    nonblocking: Cell<bool>,
 }
 
 impl TcpStream {
     /// Wraps a non-blocking std socket and registers it with the hub.
     fn register(sock: std::net::TcpStream) -> io::Result<TcpStream> {
-        let reg = IoRegistration::new(sock.as_raw_fd())?;
         Ok(TcpStream {
-            reg,
+            io: Blocking::new(sock.as_raw_fd())?,
             sock,
-            read_timeout: Cell::new(None),
-            write_timeout: Cell::new(None),
-            nonblocking: Cell::new(false),
         })
     }
 
@@ -98,7 +90,10 @@ impl TcpStream {
     /// ```
     pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
         if timeout.is_zero() {
-            return Err(zero_timeout());
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "cannot connect with a 0 duration timeout",
+            ));
         }
         TcpStream::connect_inner(*addr, Some(timeout))
     }
@@ -109,7 +104,7 @@ impl TcpStream {
         let sock = std::net::TcpStream::from(OwnedFd::from(sock));
         let stream = TcpStream::register(sock)?;
         loop {
-            match stream.reg.wait(Direction::Write, timeout) {
+            match stream.io.reg().wait(Direction::Write, timeout) {
                 Err(e) if e.kind() == io::ErrorKind::TimedOut => {
                     return Err(io::Error::new(
                         io::ErrorKind::TimedOut,
@@ -125,7 +120,7 @@ impl TcpStream {
                 Ok(_) => return Ok(stream),
                 // Woken before the handshake finished: wait again.
                 Err(e) if e.kind() == io::ErrorKind::NotConnected => {
-                    stream.reg.clear(Direction::Write)
+                    stream.io.reg().clear(Direction::Write)
                 }
                 Err(e) => return Err(e),
             }
@@ -169,48 +164,10 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn into_std(self) -> io::Result<std::net::TcpStream> {
-        let TcpStream { reg, sock, .. } = self;
-        drop(reg);
+        let TcpStream { io, sock } = self;
+        drop(io);
         sock.set_nonblocking(false)?;
         Ok(sock)
-    }
-
-    fn read_op<R>(&self, op: impl FnMut() -> io::Result<R>) -> io::Result<R> {
-        if self.nonblocking.get() {
-            let mut op = op;
-            return op();
-        }
-        retry(&self.reg, Direction::Read, self.read_timeout.get(), op)
-    }
-
-    /// A read of up to `len` bytes.
-    fn read_bytes(
-        &self,
-        len: usize,
-        mut op: impl FnMut() -> io::Result<usize>,
-    ) -> io::Result<usize> {
-        if self.nonblocking.get() {
-            return op();
-        }
-        retry_transfer(&self.reg, Direction::Read, self.read_timeout.get(), len, op)
-    }
-
-    /// A write of up to `len` bytes.
-    fn write_bytes(
-        &self,
-        len: usize,
-        mut op: impl FnMut() -> io::Result<usize>,
-    ) -> io::Result<usize> {
-        if self.nonblocking.get() {
-            return op();
-        }
-        retry_transfer(
-            &self.reg,
-            Direction::Write,
-            self.write_timeout.get(),
-            len,
-            op,
-        )
     }
 
     /// Reads without removing the data from the socket's queue.
@@ -234,7 +191,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.read_op(|| self.sock.peek(buf))
+        self.io.op(Direction::Read, || self.sock.peek(buf))
     }
 
     /// Shuts down the read half, the write half, or both. A greenlet parked reading this
@@ -278,11 +235,9 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn try_clone(&self) -> io::Result<TcpStream> {
-        let s = TcpStream::register(self.sock.try_clone()?)?;
-        s.read_timeout.set(self.read_timeout.get());
-        s.write_timeout.set(self.write_timeout.get());
-        s.nonblocking.set(self.nonblocking.get());
-        Ok(s)
+        let sock = self.sock.try_clone()?;
+        let io = Blocking::new(sock.as_raw_fd())?.with_settings_of(&self.io);
+        Ok(TcpStream { io, sock })
     }
 
     /// Sets `TCP_NODELAY`.
@@ -343,11 +298,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        if timeout == Some(Duration::ZERO) {
-            return Err(zero_timeout());
-        }
-        self.read_timeout.set(timeout);
-        Ok(())
+        self.io.set_timeout(Direction::Read, timeout)
     }
 
     /// The read timeout.
@@ -365,7 +316,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.read_timeout.get())
+        self.io.get_timeout(Direction::Read)
     }
 
     /// Bounds each write; see [`set_read_timeout`](TcpStream::set_read_timeout).
@@ -383,11 +334,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        if timeout == Some(Duration::ZERO) {
-            return Err(zero_timeout());
-        }
-        self.write_timeout.set(timeout);
-        Ok(())
+        self.io.set_timeout(Direction::Write, timeout)
     }
 
     /// The write timeout.
@@ -405,7 +352,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.write_timeout.get())
+        self.io.get_timeout(Direction::Write)
     }
 
     /// In non-blocking mode, operations return `WouldBlock` instead of parking the greenlet.
@@ -426,8 +373,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.nonblocking.set(nonblocking);
-        Ok(())
+        self.io.set_nonblocking(nonblocking)
     }
 
     /// The local address.
@@ -534,12 +480,14 @@ impl Read for TcpStream {
 
 impl Read for &TcpStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.read_bytes(buf.len(), || (&self.sock).read(buf))
+        self.io
+            .transfer(Direction::Read, buf.len(), || (&self.sock).read(buf))
     }
 
     fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
         let len = bufs.iter().map(|b| b.len()).sum();
-        self.read_bytes(len, || (&self.sock).read_vectored(bufs))
+        self.io
+            .transfer(Direction::Read, len, || (&self.sock).read_vectored(bufs))
     }
 }
 
@@ -559,12 +507,14 @@ impl Write for TcpStream {
 
 impl Write for &TcpStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.write_bytes(buf.len(), || (&self.sock).write(buf))
+        self.io
+            .transfer(Direction::Write, buf.len(), || (&self.sock).write(buf))
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         let len = bufs.iter().map(|b| b.len()).sum();
-        self.write_bytes(len, || (&self.sock).write_vectored(bufs))
+        self.io
+            .transfer(Direction::Write, len, || (&self.sock).write_vectored(bufs))
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -629,7 +579,7 @@ impl fmt::Debug for TcpStream {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct TcpListener {
-    reg: IoRegistration,
+    io: Blocking,
     sock: std::net::TcpListener,
 }
 
@@ -670,8 +620,10 @@ impl TcpListener {
     /// ```
     pub fn from_std(sock: std::net::TcpListener) -> io::Result<TcpListener> {
         sock.set_nonblocking(true)?;
-        let reg = IoRegistration::new(sock.as_raw_fd())?;
-        Ok(TcpListener { reg, sock })
+        Ok(TcpListener {
+            io: Blocking::new(sock.as_raw_fd())?,
+            sock,
+        })
     }
 
     /// Gives the listener back as a blocking std listener, deregistered from the hub.
@@ -689,8 +641,8 @@ impl TcpListener {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn into_std(self) -> io::Result<std::net::TcpListener> {
-        let TcpListener { reg, sock } = self;
-        drop(reg);
+        let TcpListener { io, sock } = self;
+        drop(io);
         sock.set_nonblocking(false)?;
         Ok(sock)
     }
@@ -713,7 +665,7 @@ impl TcpListener {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (sock, peer) = retry(&self.reg, Direction::Read, None, || self.sock.accept())?;
+        let (sock, peer) = self.io.op(Direction::Read, || self.sock.accept())?;
         sock.set_nonblocking(true)?;
         Ok((TcpStream::register(sock)?, peer))
     }
@@ -767,8 +719,8 @@ impl TcpListener {
     /// ```
     pub fn try_clone(&self) -> io::Result<TcpListener> {
         let sock = self.sock.try_clone()?;
-        let reg = IoRegistration::new(sock.as_raw_fd())?;
-        Ok(TcpListener { reg, sock })
+        let io = Blocking::new(sock.as_raw_fd())?.with_settings_of(&self.io);
+        Ok(TcpListener { io, sock })
     }
 
     /// Sets `IP_TTL` for accepted connections.

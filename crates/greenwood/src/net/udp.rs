@@ -1,14 +1,13 @@
 //! `UdpSocket`: `std::net`'s, cooperative.
 
-use std::cell::Cell;
 use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
-use super::{each_addr, retry, zero_timeout, ToSocketAddrs};
-use crate::io::{Direction, IoRegistration};
+use super::{each_addr, Blocking, ToSocketAddrs};
+use crate::io::Direction;
 
 /// A UDP socket whose blocking calls park only the calling greenlet (`std::net::UdpSocket`'s
 /// methods, cooperative).
@@ -35,11 +34,9 @@ use crate::io::{Direction, IoRegistration};
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct UdpSocket {
-    reg: IoRegistration,
+    // Deregistered before the socket closes (fields drop in order).
+    io: Blocking,
     sock: std::net::UdpSocket,
-    read_timeout: Cell<Option<Duration>>,
-    write_timeout: Cell<Option<Duration>>,
-    nonblocking: Cell<bool>,
 }
 
 impl UdpSocket {
@@ -78,13 +75,9 @@ impl UdpSocket {
     /// ```
     pub fn from_std(sock: std::net::UdpSocket) -> io::Result<UdpSocket> {
         sock.set_nonblocking(true)?;
-        let reg = IoRegistration::new(sock.as_raw_fd())?;
         Ok(UdpSocket {
-            reg,
+            io: Blocking::new(sock.as_raw_fd())?,
             sock,
-            read_timeout: Cell::new(None),
-            write_timeout: Cell::new(None),
-            nonblocking: Cell::new(false),
         })
     }
 
@@ -103,22 +96,10 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn into_std(self) -> io::Result<std::net::UdpSocket> {
-        let UdpSocket { reg, sock, .. } = self;
-        drop(reg);
+        let UdpSocket { io, sock } = self;
+        drop(io);
         sock.set_nonblocking(false)?;
         Ok(sock)
-    }
-
-    fn op<R>(&self, d: Direction, op: impl FnMut() -> io::Result<R>) -> io::Result<R> {
-        if self.nonblocking.get() {
-            let mut op = op;
-            return op();
-        }
-        let timeout = match d {
-            Direction::Read => self.read_timeout.get(),
-            Direction::Write => self.write_timeout.get(),
-        };
-        retry(&self.reg, d, timeout, op)
     }
 
     /// Receives one datagram and the address it came from, parking until one arrives.
@@ -139,7 +120,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.op(Direction::Read, || self.sock.recv_from(buf))
+        self.io.op(Direction::Read, || self.sock.recv_from(buf))
     }
 
     /// As [`recv_from`](UdpSocket::recv_from), leaving the datagram queued.
@@ -159,7 +140,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.op(Direction::Read, || self.sock.peek_from(buf))
+        self.io.op(Direction::Read, || self.sock.peek_from(buf))
     }
 
     /// Sends a datagram to `addr`.
@@ -180,7 +161,7 @@ impl UdpSocket {
             addr.to_socket_addrs()?.into_iter().next().ok_or_else(|| {
                 io::Error::new(io::ErrorKind::InvalidInput, "no address to send to")
             })?;
-        self.op(Direction::Write, || self.sock.send_to(buf, to))
+        self.io.op(Direction::Write, || self.sock.send_to(buf, to))
     }
 
     /// Sets the default peer: `send` goes there and `recv` only takes its datagrams.
@@ -219,7 +200,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.op(Direction::Write, || self.sock.send(buf))
+        self.io.op(Direction::Write, || self.sock.send(buf))
     }
 
     /// Receives a datagram from the connected peer.
@@ -238,7 +219,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.op(Direction::Read, || self.sock.recv(buf))
+        self.io.op(Direction::Read, || self.sock.recv(buf))
     }
 
     /// As [`recv`](UdpSocket::recv), leaving the datagram queued.
@@ -257,7 +238,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.op(Direction::Read, || self.sock.peek(buf))
+        self.io.op(Direction::Read, || self.sock.peek(buf))
     }
 
     /// Bounds each receive (a `WouldBlock` error once it expires, as std's); `None` for none.
@@ -278,11 +259,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        if timeout == Some(Duration::ZERO) {
-            return Err(zero_timeout());
-        }
-        self.read_timeout.set(timeout);
-        Ok(())
+        self.io.set_timeout(Direction::Read, timeout)
     }
 
     /// The read timeout.
@@ -299,7 +276,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.read_timeout.get())
+        self.io.get_timeout(Direction::Read)
     }
 
     /// Bounds each send; see [`set_read_timeout`](UdpSocket::set_read_timeout).
@@ -317,11 +294,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        if timeout == Some(Duration::ZERO) {
-            return Err(zero_timeout());
-        }
-        self.write_timeout.set(timeout);
-        Ok(())
+        self.io.set_timeout(Direction::Write, timeout)
     }
 
     /// The write timeout.
@@ -338,7 +311,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.write_timeout.get())
+        self.io.get_timeout(Direction::Write)
     }
 
     /// In non-blocking mode, operations return `WouldBlock` instead of parking the greenlet.
@@ -356,8 +329,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.nonblocking.set(nonblocking);
-        Ok(())
+        self.io.set_nonblocking(nonblocking)
     }
 
     /// The local address.
@@ -409,11 +381,9 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn try_clone(&self) -> io::Result<UdpSocket> {
-        let s = UdpSocket::from_std(self.sock.try_clone()?)?;
-        s.read_timeout.set(self.read_timeout.get());
-        s.write_timeout.set(self.write_timeout.get());
-        s.nonblocking.set(self.nonblocking.get());
-        Ok(s)
+        let sock = self.sock.try_clone()?;
+        let io = Blocking::new(sock.as_raw_fd())?.with_settings_of(&self.io);
+        Ok(UdpSocket { io, sock })
     }
 
     /// Sets `SO_BROADCAST`.
