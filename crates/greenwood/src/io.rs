@@ -178,6 +178,44 @@ impl IoRegistration {
 }
 
 impl IoRegistration {
+    /// Parks until the source is readable or writable, at most `timeout`.
+    pub(crate) fn wait_either(&self, timeout: Option<Duration>) -> io::Result<()> {
+        let src = &self.source;
+        if src.closed.get() {
+            return Err(closed_error(src.fd));
+        }
+        if src.readable.get() || src.writable.get() {
+            return Ok(());
+        }
+        let me = task::current();
+        let waker = me.waker();
+        let _timer =
+            timeout.map(|t| TimerGuard(hub::add_timer(t, TimerAction::Wake(waker.clone()))));
+        let _r = WaitEntry::new(&src.readers, Notify::Wake(waker.clone()));
+        let _w = WaitEntry::new(&src.writers, Notify::Wake(waker));
+        let _counted = hub::IoWaiter::new();
+        task::park(
+            &me,
+            WaitOn::Io {
+                fd: src.fd,
+                direction: "readable or writable",
+            },
+        );
+        if src.closed.get() {
+            Err(closed_error(src.fd))
+        } else if src.readable.get() || src.writable.get() {
+            Ok(())
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "timed out waiting for fd {} to become readable or writable",
+                    src.fd
+                ),
+            ))
+        }
+    }
+
     /// Deregisters the source and wakes every greenlet waiting on it with an error (gevent's
     /// `cancel_wait`); later waits fail at once. Dropping the registration does the same.
     pub(crate) fn close(&self) {
@@ -254,6 +292,27 @@ pub fn wait_read(fd: RawFd, timeout: Option<Duration>) -> io::Result<()> {
 /// ```
 pub fn wait_write(fd: RawFd, timeout: Option<Duration>) -> io::Result<()> {
     IoRegistration::new(fd)?.wait(Direction::Write, timeout)
+}
+
+/// Parks the current greenlet until `fd` is readable or writable, at most `timeout`; see
+/// [`wait_read`].
+///
+/// # Errors
+///
+/// As [`wait_read`].
+///
+/// # Examples
+///
+/// ```
+/// use std::os::fd::AsRawFd;
+/// use std::os::unix::net::UnixStream;
+///
+/// let (a, _b) = UnixStream::pair()?;
+/// greenwood::wait_readwrite(a.as_raw_fd(), Some(std::time::Duration::from_secs(5)))?; // writable
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn wait_readwrite(fd: RawFd, timeout: Option<Duration>) -> io::Result<()> {
+    IoRegistration::new(fd)?.wait_either(timeout)
 }
 
 #[cfg(test)]

@@ -73,7 +73,7 @@ mod waitlist;
 pub use crate::error::{Elapsed, ErrorKind, GreenletError, LoopExit};
 pub use crate::greenlet::{getcurrent, spawn, spawn_later, AnyGreenlet, Builder, Greenlet, LinkId};
 pub use crate::hub::{idle, sleep};
-pub use crate::io::{wait_read, wait_write};
+pub use crate::io::{wait_read, wait_readwrite, wait_write};
 pub use crate::threadpool::spawn_blocking;
 pub use crate::timeout::{with_timeout, Timeout};
 pub use crate::wait::{

@@ -81,3 +81,9 @@ fn a_greenlet_parked_on_io_is_not_a_deadlock() {
     drop(t.join().unwrap());
     drop(a);
 }
+
+#[test]
+fn wait_readwrite_returns_for_either_direction() {
+    let (a, _b) = UnixStream::pair().unwrap();
+    greenwood::wait_readwrite(a.as_raw_fd(), Some(Duration::from_secs(10))).unwrap();
+}

@@ -1,6 +1,7 @@
-//! Cooperative networking: drop-ins for `std::net` whose blocking calls park only the calling
-//! greenlet. Change `use std::net::TcpStream` to `use greenwood::net::TcpStream` and
-//! thread-per-connection code becomes greenlet-per-connection.
+//! Cooperative networking: drop-ins for `std::net` (and, in [`unix`], `std::os::unix::net`)
+//! whose blocking calls park only the calling greenlet. Change `use std::net::TcpStream` to
+//! `use greenwood::net::TcpStream` and thread-per-connection code becomes
+//! greenlet-per-connection.
 //!
 //! Readiness works like Go's netpoller (see `io.rs`): each socket is registered with the
 //! hub's poller once for its life, edge-triggered; every operation tries its syscall first
@@ -13,6 +14,7 @@
 mod addr;
 mod tcp;
 mod udp;
+pub mod unix;
 
 pub use addr::ToSocketAddrs;
 pub use tcp::{Incoming, TcpListener, TcpStream};
