@@ -45,6 +45,10 @@ pub(crate) struct Source {
     token: usize,
     readable: Cell<bool>,
     writable: Cell<bool>,
+    /// A transfer came up short since the last event: the direction is known not ready, so
+    /// the next operation parks before trying its syscall.
+    read_drained: Cell<bool>,
+    write_drained: Cell<bool>,
     closed: Cell<bool>,
     readers: WaitList,
     writers: WaitList,
@@ -57,6 +61,8 @@ impl Source {
             token,
             readable: Cell::new(false),
             writable: Cell::new(false),
+            read_drained: Cell::new(false),
+            write_drained: Cell::new(false),
             closed: Cell::new(false),
             readers: WaitList::new(),
             writers: WaitList::new(),
@@ -71,10 +77,12 @@ impl Source {
     pub(crate) fn ready(&self, event: &mio::event::Event) {
         if event.is_readable() || event.is_read_closed() || event.is_error() {
             self.readable.set(true);
+            self.read_drained.set(false);
             self.readers.notify_all();
         }
         if event.is_writable() || event.is_write_closed() || event.is_error() {
             self.writable.set(true);
+            self.write_drained.set(false);
             self.writers.notify_all();
         }
     }
@@ -83,6 +91,13 @@ impl Source {
         match d {
             Direction::Read => &self.readable,
             Direction::Write => &self.writable,
+        }
+    }
+
+    fn drained(&self, d: Direction) -> &Cell<bool> {
+        match d {
+            Direction::Read => &self.read_drained,
+            Direction::Write => &self.write_drained,
         }
     }
 
@@ -133,6 +148,18 @@ impl IoRegistration {
 
     /// Forgets that `d` was ready: call it when the syscall said `WouldBlock`, before
     /// [`wait`](IoRegistration::wait).
+    /// Records that a transfer in direction `d` came up short: the socket is not ready, and
+    /// the next operation may park without trying (until an event says otherwise).
+    pub(crate) fn mark_drained(&self, d: Direction) {
+        self.source.flag(d).set(false);
+        self.source.drained(d).set(true);
+    }
+
+    /// Whether `d` is known not to be ready (see [`mark_drained`](Self::mark_drained)).
+    pub(crate) fn is_drained(&self, d: Direction) -> bool {
+        self.source.drained(d).get()
+    }
+
     pub(crate) fn clear(&self, d: Direction) {
         self.source.flag(d).set(false);
     }

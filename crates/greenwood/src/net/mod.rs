@@ -64,24 +64,23 @@ fn retry_inner<R>(
 ) -> io::Result<R> {
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     let mut parked = false;
+    if reg.is_drained(d) {
+        // The last transfer came up short and no event has arrived since: trying now would
+        // only return `WouldBlock`.
+        wait(reg, d, deadline)?;
+        parked = true;
+    }
     loop {
         match op() {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 reg.clear(d);
-                let left = deadline.map(|dl| dl.saturating_duration_since(Instant::now()));
-                if left == Some(Duration::ZERO) {
-                    return Err(timed_out(d));
-                }
-                match reg.wait(d, left) {
-                    Err(e) if e.kind() == io::ErrorKind::TimedOut => return Err(timed_out(d)),
-                    r => r?,
-                }
+                wait(reg, d, deadline)?;
                 parked = true;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Ok(r) => {
                 if drained(&r) {
-                    reg.clear(d);
+                    reg.mark_drained(d);
                 }
                 if !parked {
                     crate::task::consume_budget();
@@ -90,6 +89,18 @@ fn retry_inner<R>(
             }
             r => return r,
         }
+    }
+}
+
+/// Parks until `d` is ready or `deadline` passes.
+fn wait(reg: &IoRegistration, d: Direction, deadline: Option<Instant>) -> io::Result<()> {
+    let left = deadline.map(|dl| dl.saturating_duration_since(Instant::now()));
+    if left == Some(Duration::ZERO) {
+        return Err(timed_out(d));
+    }
+    match reg.wait(d, left) {
+        Err(e) if e.kind() == io::ErrorKind::TimedOut => Err(timed_out(d)),
+        r => r,
     }
 }
 
