@@ -1,5 +1,5 @@
-//! Servers (gevent's `gevent.server`): [`StreamServer`] runs a handler per TCP connection,
-//! each in its own greenlet.
+//! Servers (gevent's `gevent.server`): [`StreamServer`] runs a handler per TCP connection and
+//! [`DatagramServer`] one per UDP datagram, each in its own greenlet.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -9,7 +9,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::greenlet::Greenlet;
-use crate::net::{TcpListener, TcpStream, ToSocketAddrs};
+use crate::net::{TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
 use crate::pool::{Group, Pool};
 
 type Handler = Rc<dyn Fn(TcpStream, SocketAddr)>;
@@ -329,6 +329,246 @@ impl fmt::Debug for StreamServer {
             .field("addr", &self.local_addr().ok())
             .field("started", &self.started())
             .field("handlers", &self.handlers())
+            .finish()
+    }
+}
+
+type DatagramHandler = Rc<dyn Fn(Vec<u8>, SocketAddr, &UdpSocket)>;
+
+/// A UDP server that runs `handler(datagram, sender, socket)` in a new greenlet for every
+/// datagram (the socket is there to reply with `send_to`). With
+/// [`with_pool`](DatagramServer::with_pool), at most that many handlers run at once and
+/// receiving pauses while they do.
+///
+/// # Examples
+///
+/// ```
+/// use greenwood::net::UdpSocket;
+/// use greenwood::server::DatagramServer;
+///
+/// let server = DatagramServer::bind("127.0.0.1:0", |data, from, socket| {
+///     socket.send_to(&data, from).unwrap(); // echo
+/// })?;
+/// server.start();
+/// let client = UdpSocket::bind("127.0.0.1:0")?;
+/// client.send_to(b"ping", server.local_addr()?)?;
+/// let mut buf = [0; 8];
+/// let (n, _) = client.recv_from(&mut buf)?;
+/// assert_eq!(&buf[..n], b"ping");
+/// server.stop(None);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct DatagramServer {
+    inner: Rc<DatagramInner>,
+}
+
+struct DatagramInner {
+    socket: UdpSocket,
+    handler: DatagramHandler,
+    pool: Option<Pool>,
+    handlers: Group,
+    receiver: RefCell<Option<Greenlet<()>>>,
+}
+
+/// The largest datagram the server receives whole (larger ones are truncated by the kernel).
+const MAX_DATAGRAM: usize = 65_536;
+
+impl DatagramServer {
+    /// A server for an existing socket.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = greenwood::net::UdpSocket::bind("127.0.0.1:0")?;
+    /// let server = greenwood::server::DatagramServer::new(s, |_d, _from, _s| ());
+    /// # drop(server);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn new(
+        socket: UdpSocket,
+        handler: impl Fn(Vec<u8>, SocketAddr, &UdpSocket) + 'static,
+    ) -> DatagramServer {
+        DatagramServer {
+            inner: Rc::new(DatagramInner {
+                socket,
+                handler: Rc::new(handler),
+                pool: None,
+                handlers: Group::new(),
+                receiver: RefCell::new(None),
+            }),
+        }
+    }
+
+    /// Binds a socket to `addr` and makes a server for it.
+    ///
+    /// # Errors
+    ///
+    /// As [`UdpSocket::bind`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = greenwood::server::DatagramServer::bind("127.0.0.1:0", |_d, _f, _s| ())?;
+    /// assert_ne!(server.local_addr()?.port(), 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn bind<A: ToSocketAddrs>(
+        addr: A,
+        handler: impl Fn(Vec<u8>, SocketAddr, &UdpSocket) + 'static,
+    ) -> io::Result<DatagramServer> {
+        Ok(DatagramServer::new(UdpSocket::bind(addr)?, handler))
+    }
+
+    /// Runs at most `size` handlers at once; receiving pauses while they all run.
+    ///
+    /// # Panics
+    ///
+    /// If the server was started already, or `size` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = greenwood::server::DatagramServer::bind("127.0.0.1:0", |_d, _f, _s| ())?
+    ///     .with_pool(10);
+    /// # drop(server);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn with_pool(self, size: usize) -> DatagramServer {
+        let mut inner = Rc::try_unwrap(self.inner)
+            .ok()
+            .expect("greenwood: with_pool must be called before the server starts");
+        inner.pool = Some(Pool::new(size));
+        DatagramServer {
+            inner: Rc::new(inner),
+        }
+    }
+
+    /// The address it receives on.
+    ///
+    /// # Errors
+    ///
+    /// What `getsockname` says.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = greenwood::server::DatagramServer::bind("127.0.0.1:0", |_d, _f, _s| ())?;
+    /// assert!(server.local_addr()?.ip().is_loopback());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.socket.local_addr()
+    }
+
+    /// Starts receiving in a greenlet of its own; does nothing if it is already started.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = greenwood::server::DatagramServer::bind("127.0.0.1:0", |_d, _f, _s| ())?;
+    /// server.start();
+    /// server.stop(None);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn start(&self) {
+        if self
+            .inner
+            .receiver
+            .borrow()
+            .as_ref()
+            .is_some_and(|g| !g.dead())
+        {
+            return;
+        }
+        let inner = self.inner.clone();
+        let g = crate::greenlet::Builder::new()
+            .name("DatagramServer receive")
+            .spawn(move || receive_loop(&inner))
+            .unwrap_or_else(|e| panic!("greenwood: cannot start the server's greenlet: {e}"));
+        *self.inner.receiver.borrow_mut() = Some(g);
+    }
+
+    /// Starts the server and waits until another greenlet stops it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    ///
+    /// let server = Rc::new(greenwood::server::DatagramServer::bind("127.0.0.1:0", |_d, _f, _s| ())?);
+    /// let s = server.clone();
+    /// greenwood::spawn_later(std::time::Duration::from_millis(5), move || s.stop(None));
+    /// server.serve_forever();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn serve_forever(&self) {
+        self.start();
+        let g = self.inner.receiver.borrow().clone();
+        if let Some(g) = g {
+            g.join();
+        }
+    }
+
+    /// Stops receiving, waits up to `timeout` (forever if `None`) for running handlers, then
+    /// kills the rest.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = greenwood::server::DatagramServer::bind("127.0.0.1:0", |_d, _f, _s| ())?;
+    /// server.start();
+    /// server.stop(Some(std::time::Duration::from_millis(10)));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn stop(&self, timeout: Option<Duration>) {
+        let g = self.inner.receiver.borrow_mut().take();
+        if let Some(g) = g {
+            g.kill();
+        }
+        let done = match timeout {
+            None => {
+                self.inner.handlers.join();
+                true
+            }
+            Some(t) => self.inner.handlers.join_timeout(t),
+        };
+        if !done {
+            self.inner.handlers.kill();
+        }
+    }
+}
+
+fn receive_loop(inner: &Rc<DatagramInner>) {
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    loop {
+        if let Some(pool) = &inner.pool {
+            pool.wait_available(None);
+        }
+        match inner.socket.recv_from(&mut buf) {
+            Ok((n, from)) => {
+                let data = buf[..n].to_vec();
+                let me = inner.clone();
+                let run = move || (me.handler)(data, from, &me.socket);
+                let g = match &inner.pool {
+                    Some(pool) => pool.spawn(run),
+                    None => crate::spawn(run),
+                };
+                inner.handlers.add(&g);
+            }
+            // An ICMP error for an earlier send (port unreachable) surfaces here: not ours.
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {}
+            Err(e) => {
+                eprintln!("greenwood: DatagramServer: receive failed: {e}; retrying in 100 ms");
+                crate::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+impl fmt::Debug for DatagramServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatagramServer")
+            .field("addr", &self.local_addr().ok())
             .finish()
     }
 }
