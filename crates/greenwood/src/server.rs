@@ -1,7 +1,7 @@
 //! Servers (gevent's `gevent.server`): [`StreamServer`] runs a handler per TCP connection and
 //! [`DatagramServer`] one per UDP datagram, each in its own greenlet.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
@@ -13,6 +13,86 @@ use crate::net::{TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
 use crate::pool::{Group, Pool};
 
 type Handler = Rc<dyn Fn(TcpStream, SocketAddr)>;
+
+/// What both servers share: the greenlet that takes in work (accepting, receiving), and the
+/// handler greenlets it spawns, optionally limited by a pool.
+#[derive(Default)]
+struct Handlers {
+    pool: Option<Pool>,
+    group: Group,
+    main: RefCell<Option<Greenlet<()>>>,
+}
+
+impl Handlers {
+    /// With a pool: waits until a handler may start.
+    fn wait_for_slot(&self) {
+        if let Some(pool) = &self.pool {
+            pool.wait_available(None);
+        }
+    }
+
+    fn spawn(&self, run: impl FnOnce() + 'static) {
+        let g = match &self.pool {
+            Some(pool) => pool.spawn(run),
+            None => crate::spawn(run),
+        };
+        self.group.add(&g);
+    }
+
+    fn running(&self) -> bool {
+        self.main.borrow().as_ref().is_some_and(|g| !g.dead())
+    }
+
+    /// Starts `main` in a greenlet named `name`, unless it is already running.
+    fn start(&self, name: &str, main: impl FnOnce() + 'static) {
+        if self.running() {
+            return;
+        }
+        let g = crate::greenlet::Builder::new()
+            .name(name)
+            .spawn(main)
+            .unwrap_or_else(|e| panic!("greenwood: cannot start the server's greenlet: {e}"));
+        *self.main.borrow_mut() = Some(g);
+    }
+
+    fn join(&self) {
+        let g = self.main.borrow().clone();
+        if let Some(g) = g {
+            g.join();
+        }
+    }
+
+    /// Kills the main greenlet, waits up to `timeout` for the handlers, then kills the rest.
+    fn stop(&self, timeout: Option<Duration>) {
+        let g = self.main.borrow_mut().take();
+        if let Some(g) = g {
+            g.kill();
+        }
+        let done = match timeout {
+            None => {
+                self.group.join();
+                true
+            }
+            Some(t) => self.group.join_timeout(t),
+        };
+        if !done {
+            self.group.kill();
+        }
+    }
+}
+
+/// Gives a server a pool before it starts.
+fn with_pool<I>(
+    inner: Rc<I>,
+    size: usize,
+    handlers: impl FnOnce(&mut I) -> &mut Handlers,
+) -> Rc<I> {
+    let mut inner = Rc::try_unwrap(inner)
+        .ok()
+        .expect("greenwood: with_pool must be called before the server starts");
+    handlers(&mut inner).pool = Some(Pool::new(size));
+    Rc::new(inner)
+}
 
 /// The first and the longest pause after an accept error such as `EMFILE`.
 const BACKOFF_MIN: Duration = Duration::from_millis(5);
@@ -56,10 +136,7 @@ pub struct StreamServer {
 struct Inner {
     listener: TcpListener,
     handler: Handler,
-    pool: Option<Pool>,
-    handlers: Group,
-    acceptor: RefCell<Option<Greenlet<()>>>,
-    stopping: Cell<bool>,
+    handlers: Handlers,
 }
 
 impl StreamServer {
@@ -81,10 +158,7 @@ impl StreamServer {
             inner: Rc::new(Inner {
                 listener,
                 handler: Rc::new(handler),
-                pool: None,
-                handlers: Group::new(),
-                acceptor: RefCell::new(None),
-                stopping: Cell::new(false),
+                handlers: Handlers::default(),
             }),
         }
     }
@@ -124,12 +198,8 @@ impl StreamServer {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn with_pool(self, size: usize) -> StreamServer {
-        let mut inner = Rc::try_unwrap(self.inner)
-            .ok()
-            .expect("greenwood: with_pool must be called before the server starts");
-        inner.pool = Some(Pool::new(size));
         StreamServer {
-            inner: Rc::new(inner),
+            inner: with_pool(self.inner, size, |i| &mut i.handlers),
         }
     }
 
@@ -163,16 +233,10 @@ impl StreamServer {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn start(&self) {
-        if self.started() {
-            return;
-        }
-        self.inner.stopping.set(false);
         let inner = self.inner.clone();
-        let g = crate::greenlet::Builder::new()
-            .name("StreamServer accept")
-            .spawn(move || accept_loop(&inner))
-            .unwrap_or_else(|e| panic!("greenwood: cannot start the server's greenlet: {e}"));
-        *self.inner.acceptor.borrow_mut() = Some(g);
+        self.inner
+            .handlers
+            .start("StreamServer accept", move || accept_loop(&inner));
     }
 
     /// Whether it is accepting connections.
@@ -185,11 +249,7 @@ impl StreamServer {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn started(&self) -> bool {
-        self.inner
-            .acceptor
-            .borrow()
-            .as_ref()
-            .is_some_and(|g| !g.dead())
+        self.inner.handlers.running()
     }
 
     /// Starts the server and waits until it is stopped (by another greenlet calling
@@ -208,10 +268,7 @@ impl StreamServer {
     /// ```
     pub fn serve_forever(&self) {
         self.start();
-        let g = self.inner.acceptor.borrow().clone();
-        if let Some(g) = g {
-            g.join();
-        }
+        self.inner.handlers.join();
     }
 
     /// Handlers running now.
@@ -224,7 +281,7 @@ impl StreamServer {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn handlers(&self) -> usize {
-        self.inner.handlers.len()
+        self.inner.handlers.group.len()
     }
 
     /// Stops gracefully: stops accepting, waits up to `timeout` (forever if `None`) for the
@@ -248,21 +305,7 @@ impl StreamServer {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn stop(&self, timeout: Option<Duration>) {
-        self.inner.stopping.set(true);
-        let g = self.inner.acceptor.borrow_mut().take();
-        if let Some(g) = g {
-            g.kill();
-        }
-        let done = match timeout {
-            None => {
-                self.inner.handlers.join();
-                true
-            }
-            Some(t) => self.inner.handlers.join_timeout(t),
-        };
-        if !done {
-            self.inner.handlers.kill();
-        }
+        self.inner.handlers.stop(timeout);
     }
 }
 
@@ -270,20 +313,13 @@ fn accept_loop(inner: &Rc<Inner>) {
     let mut backoff = BACKOFF_MIN;
     let mut reported = false;
     loop {
-        if let Some(pool) = &inner.pool {
-            pool.wait_available(None);
-        }
+        inner.handlers.wait_for_slot();
         match inner.listener.accept() {
             Ok((conn, peer)) => {
                 backoff = BACKOFF_MIN;
                 reported = false;
                 let handler = inner.handler.clone();
-                let run = move || handler(conn, peer);
-                let g = match &inner.pool {
-                    Some(pool) => pool.spawn(run),
-                    None => crate::spawn(run),
-                };
-                inner.handlers.add(&g);
+                inner.handlers.spawn(move || handler(conn, peer));
             }
             Err(e) if transient(&e) => {}
             Err(e) => {
@@ -365,9 +401,7 @@ pub struct DatagramServer {
 struct DatagramInner {
     socket: UdpSocket,
     handler: DatagramHandler,
-    pool: Option<Pool>,
-    handlers: Group,
-    receiver: RefCell<Option<Greenlet<()>>>,
+    handlers: Handlers,
 }
 
 /// The largest datagram the server receives whole (larger ones are truncated by the kernel).
@@ -392,9 +426,7 @@ impl DatagramServer {
             inner: Rc::new(DatagramInner {
                 socket,
                 handler: Rc::new(handler),
-                pool: None,
-                handlers: Group::new(),
-                receiver: RefCell::new(None),
+                handlers: Handlers::default(),
             }),
         }
     }
@@ -434,12 +466,8 @@ impl DatagramServer {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn with_pool(self, size: usize) -> DatagramServer {
-        let mut inner = Rc::try_unwrap(self.inner)
-            .ok()
-            .expect("greenwood: with_pool must be called before the server starts");
-        inner.pool = Some(Pool::new(size));
         DatagramServer {
-            inner: Rc::new(inner),
+            inner: with_pool(self.inner, size, |i| &mut i.handlers),
         }
     }
 
@@ -471,21 +499,10 @@ impl DatagramServer {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn start(&self) {
-        if self
-            .inner
-            .receiver
-            .borrow()
-            .as_ref()
-            .is_some_and(|g| !g.dead())
-        {
-            return;
-        }
         let inner = self.inner.clone();
-        let g = crate::greenlet::Builder::new()
-            .name("DatagramServer receive")
-            .spawn(move || receive_loop(&inner))
-            .unwrap_or_else(|e| panic!("greenwood: cannot start the server's greenlet: {e}"));
-        *self.inner.receiver.borrow_mut() = Some(g);
+        self.inner
+            .handlers
+            .start("DatagramServer receive", move || receive_loop(&inner));
     }
 
     /// Starts the server and waits until another greenlet stops it.
@@ -503,10 +520,7 @@ impl DatagramServer {
     /// ```
     pub fn serve_forever(&self) {
         self.start();
-        let g = self.inner.receiver.borrow().clone();
-        if let Some(g) = g {
-            g.join();
-        }
+        self.inner.handlers.join();
     }
 
     /// Stops receiving, waits up to `timeout` (forever if `None`) for running handlers, then
@@ -521,39 +535,21 @@ impl DatagramServer {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn stop(&self, timeout: Option<Duration>) {
-        let g = self.inner.receiver.borrow_mut().take();
-        if let Some(g) = g {
-            g.kill();
-        }
-        let done = match timeout {
-            None => {
-                self.inner.handlers.join();
-                true
-            }
-            Some(t) => self.inner.handlers.join_timeout(t),
-        };
-        if !done {
-            self.inner.handlers.kill();
-        }
+        self.inner.handlers.stop(timeout);
     }
 }
 
 fn receive_loop(inner: &Rc<DatagramInner>) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     loop {
-        if let Some(pool) = &inner.pool {
-            pool.wait_available(None);
-        }
+        inner.handlers.wait_for_slot();
         match inner.socket.recv_from(&mut buf) {
             Ok((n, from)) => {
                 let data = buf[..n].to_vec();
                 let me = inner.clone();
-                let run = move || (me.handler)(data, from, &me.socket);
-                let g = match &inner.pool {
-                    Some(pool) => pool.spawn(run),
-                    None => crate::spawn(run),
-                };
-                inner.handlers.add(&g);
+                inner
+                    .handlers
+                    .spawn(move || (me.handler)(data, from, &me.socket));
             }
             // An ICMP error for an earlier send (port unreachable) surfaces here: not ours.
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {}
