@@ -49,6 +49,11 @@ pub(crate) struct Source {
     /// the next operation parks before trying its syscall.
     read_drained: Cell<bool>,
     write_drained: Cell<bool>,
+    /// The peer hung up or the socket has an error, in that direction: from then on an
+    /// operation returns at once (end of file, an error), and no further event will come,
+    /// so a direction is never taken for drained again. Sticky, as tokio's `READ_CLOSED`.
+    read_closed: Cell<bool>,
+    write_closed: Cell<bool>,
     closed: Cell<bool>,
     readers: WaitList,
     writers: WaitList,
@@ -63,6 +68,8 @@ impl Source {
             writable: Cell::new(false),
             read_drained: Cell::new(false),
             write_drained: Cell::new(false),
+            read_closed: Cell::new(false),
+            write_closed: Cell::new(false),
             closed: Cell::new(false),
             readers: WaitList::new(),
             writers: WaitList::new(),
@@ -75,6 +82,12 @@ impl Source {
 
     /// Records what the poller reported and wakes the greenlets waiting for it.
     pub(crate) fn ready(&self, event: &mio::event::Event) {
+        if event.is_read_closed() || event.is_error() {
+            self.read_closed.set(true);
+        }
+        if event.is_write_closed() || event.is_error() {
+            self.write_closed.set(true);
+        }
         if event.is_readable() || event.is_read_closed() || event.is_error() {
             self.readable.set(true);
             self.read_drained.set(false);
@@ -151,8 +164,14 @@ impl IoRegistration {
     /// Records that a transfer in direction `d` came up short: the socket is not ready, and
     /// the next operation may park without trying (until an event says otherwise).
     pub(crate) fn mark_drained(&self, d: Direction) {
-        self.source.flag(d).set(false);
-        self.source.drained(d).set(true);
+        let closed = match d {
+            Direction::Read => self.source.read_closed.get(),
+            Direction::Write => self.source.write_closed.get(),
+        };
+        if !closed {
+            self.source.flag(d).set(false);
+            self.source.drained(d).set(true);
+        }
     }
 
     /// Whether `d` is known not to be ready (see [`mark_drained`](Self::mark_drained)).

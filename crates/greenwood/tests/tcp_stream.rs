@@ -293,3 +293,28 @@ fn a_greenlet_whose_reads_never_block_still_lets_others_run() {
     drop(s);
     writer.join().unwrap();
 }
+
+#[test]
+fn a_short_read_just_before_end_of_file_does_not_wait_for_an_event_that_already_came() {
+    // Regression: the read-closed event arrived with the last data; the short read that took
+    // the data marked the socket drained, and the next read parked forever instead of
+    // returning end of file.
+    let (mut a, mut b) = pair();
+    let reader = spawn(move || {
+        greenwood::with_timeout(Duration::from_secs(10), || {
+            let mut all = Vec::new();
+            let mut buf = [0; 4096];
+            loop {
+                match b.read(&mut buf).unwrap() {
+                    0 => return all,
+                    n => all.extend_from_slice(&buf[..n]),
+                }
+            }
+        })
+    });
+    greenwood::sleep(Duration::ZERO); // the reader parks in read
+    a.write_all(&[9; 100]).unwrap();
+    a.shutdown(Shutdown::Write).unwrap(); // data and end of file in one event
+    let got = reader.take().unwrap().expect("end of file was seen");
+    assert_eq!(got.len(), 100);
+}
