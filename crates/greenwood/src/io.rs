@@ -179,6 +179,23 @@ impl IoRegistration {
         self.source.drained(d).get()
     }
 
+    /// Whether [`close`](Self::close) ran.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.source.closed.get()
+    }
+
+    /// The error for an operation on a closed source.
+    pub(crate) fn closed_error(&self) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::NotConnected,
+            format!(
+                "fd {} is closed: close() was called on this socket (the fd number stays \
+                 reserved until the value is dropped)",
+                self.source.fd
+            ),
+        )
+    }
+
     pub(crate) fn clear(&self, d: Direction) {
         self.source.flag(d).set(false);
     }

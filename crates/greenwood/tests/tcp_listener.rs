@@ -1,4 +1,5 @@
-//! `greenwood::net::TcpListener`: accepting, kill while parked in accept, fd exhaustion.
+//! `greenwood::net::TcpListener`: accepting, kill or close while parked in accept, fd
+//! exhaustion.
 
 mod util;
 
@@ -38,6 +39,28 @@ fn killing_a_greenlet_parked_in_accept_leaves_the_listener_usable() {
     let c = spawn(move || TcpStream::connect(addr));
     assert!(l.accept().is_ok());
     c.take().unwrap().unwrap();
+}
+
+#[test]
+fn closing_a_listener_wakes_every_greenlet_parked_in_accept_and_stops_listening() {
+    let l = std::rc::Rc::new(TcpListener::bind("127.0.0.1:0").unwrap());
+    let addr = l.local_addr().unwrap();
+    let acceptors: Vec<_> = (0..3)
+        .map(|_| {
+            let l = l.clone();
+            spawn(move || l.accept().map(|_| ()))
+        })
+        .collect();
+    greenwood::sleep(Duration::ZERO);
+    l.close();
+    for a in &acceptors {
+        let err = a.take().unwrap().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotConnected, "{err}");
+    }
+    assert!(l.accept().is_err(), "closed for good");
+    drop(l);
+    // Once the value is dropped, the port no longer accepts.
+    assert!(TcpStream::connect(addr).is_err());
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! `greenwood::net::TcpStream`: echo, timeouts, kill, reset, half-close, large transfers,
-//! shutdown from another greenlet, and many connections at once.
+//! shutdown and close from another greenlet, fd reuse, and many connections at once.
 
 mod util;
 
@@ -153,6 +153,116 @@ fn shutting_down_from_another_greenlet_wakes_a_parked_reader() {
     greenwood::sleep(Duration::ZERO);
     a.shutdown(Shutdown::Read).unwrap();
     assert_eq!(reader.take().unwrap().unwrap(), 0);
+}
+
+#[test]
+fn closing_from_another_greenlet_wakes_its_reader_and_writer_with_an_error() {
+    let (a, b) = pair();
+    let a = std::rc::Rc::new(a);
+    let (ar, aw) = (a.clone(), a.clone());
+    let reader = spawn(move || (&*ar).read(&mut [0; 8]));
+    // Nobody reads `b`, so the writer fills both socket buffers and parks.
+    let written = util::counter();
+    let w = written.clone();
+    let writer = spawn(move || -> io::Result<()> {
+        let chunk = vec![7u8; 64 * 1024];
+        loop {
+            let n = (&*aw).write(&chunk)?;
+            w.set(w.get() + u32::from(n > 0));
+        }
+    });
+    // A runnable writer makes progress in every turn; one that made none is parked.
+    let mut last = u32::MAX;
+    while written.get() != last {
+        last = written.get();
+        greenwood::sleep(Duration::ZERO);
+    }
+    a.close();
+    for err in [
+        reader.take().unwrap().unwrap_err(),
+        writer.take().unwrap().unwrap_err(),
+    ] {
+        assert_eq!(err.kind(), io::ErrorKind::NotConnected);
+        assert!(
+            err.to_string()
+                .contains("was closed while a greenlet was waiting"),
+            "{err}"
+        );
+    }
+    // Every later operation fails at once, blocking or not, and says why.
+    let later = (&*a).read(&mut [0; 1]).unwrap_err();
+    assert_eq!(later.kind(), io::ErrorKind::NotConnected);
+    assert!(later.to_string().contains("close() was called"), "{later}");
+    a.set_nonblocking(true).unwrap();
+    assert!((&*a).write(b"x").is_err());
+    assert!(a.peek(&mut [0; 1]).is_err());
+    a.close(); // twice is fine
+    drop(b);
+}
+
+#[test]
+fn closing_one_handle_leaves_its_clone_working_and_dropping_the_last_closes_the_socket() {
+    let (a, mut b) = pair();
+    let mut a2 = a.try_clone().unwrap();
+    a.close();
+    a2.write_all(b"still here").unwrap();
+    let mut buf = [0; 10];
+    b.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"still here");
+    drop(a);
+    drop(a2);
+    let mut rest = Vec::new();
+    assert_eq!(
+        b.read_to_end(&mut rest).unwrap(),
+        0,
+        "end of file once every handle is gone"
+    );
+}
+
+#[test]
+fn an_event_left_pending_on_a_closed_socket_never_wakes_the_socket_that_reuses_its_fd() {
+    // In a child process, alone, so fd numbers are predictable and counts exact.
+    if util::child_case().is_none() {
+        let out = util::run_child(
+            "an_event_left_pending_on_a_closed_socket_never_wakes_the_socket_that_reuses_its_fd",
+            "alone",
+        );
+        assert!(out.status.success(), "{}", util::stderr(&out));
+        return;
+    }
+    drop(greenwood::hub::get_hub()); // the hub's own epoll and eventfd
+    let fds_before = open_fds();
+    let (a, mut b) = pair();
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&a);
+    let a = std::rc::Rc::new(a);
+    let a2 = a.clone();
+    let reader = spawn(move || (&*a2).read(&mut [0; 1]).map(|_| ()));
+    greenwood::sleep(Duration::ZERO);
+    a.close();
+    b.write_all(b"old").unwrap(); // readiness the closed socket will never consume
+    assert!(reader.take().unwrap().is_err());
+    drop(a);
+    // The kernel hands out the lowest free number: the one just released.
+    let (c, d) = pair();
+    let c_fd = std::os::fd::AsRawFd::as_raw_fd(&c);
+    let d_fd = std::os::fd::AsRawFd::as_raw_fd(&d);
+    assert!(c_fd == fd || d_fd == fd, "fd {fd} reused");
+    let (reused, other) = if c_fd == fd { (c, d) } else { (d, c) };
+    reused
+        .set_read_timeout(Some(Duration::from_millis(20)))
+        .unwrap();
+    let err = (&reused).read(&mut [0; 8]).unwrap_err();
+    assert_eq!(
+        err.kind(),
+        io::ErrorKind::WouldBlock,
+        "nothing was sent to it"
+    );
+    (&other).write_all(b"new").unwrap();
+    let mut buf = [0; 3];
+    (&reused).read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"new");
+    drop((b, reused, other));
+    assert_eq!(open_fds(), fds_before, "every fd released");
 }
 
 #[test]

@@ -55,3 +55,16 @@ fn a_receive_times_out_or_is_killed_without_losing_the_next_datagram() {
     let mut buf = [0; 8];
     assert_eq!(s.recv_from(&mut buf).unwrap().0, 5);
 }
+
+#[test]
+fn closing_a_socket_wakes_its_receivers_and_later_sends_fail() {
+    let sock = std::rc::Rc::new(UdpSocket::bind("127.0.0.1:0").unwrap());
+    let s = sock.clone();
+    let receiver = spawn(move || s.recv_from(&mut [0; 16]).map(|_| ()));
+    greenwood::sleep(Duration::ZERO);
+    sock.close();
+    let err = receiver.take().unwrap().unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::NotConnected, "{err}");
+    let later = sock.send_to(b"x", "127.0.0.1:9").unwrap_err();
+    assert!(later.to_string().contains("close() was called"), "{later}");
+}

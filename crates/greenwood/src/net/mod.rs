@@ -258,12 +258,21 @@ impl Blocking {
         }
     }
 
+    /// Wakes every greenlet parked on the socket with an error, deregisters it, and makes
+    /// every later operation fail at once. The fd is closed when the value drops.
+    pub(crate) fn close(&self) {
+        self.reg.close();
+    }
+
     /// Runs `op`, parking on `WouldBlock` unless in non-blocking mode.
     pub(crate) fn op<R>(
         &self,
         d: Direction,
         mut op: impl FnMut() -> io::Result<R>,
     ) -> io::Result<R> {
+        if self.reg.is_closed() {
+            return Err(self.reg.closed_error());
+        }
         if self.nonblocking.get() {
             return op();
         }
@@ -277,6 +286,9 @@ impl Blocking {
         len: usize,
         mut op: impl FnMut() -> io::Result<usize>,
     ) -> io::Result<usize> {
+        if self.reg.is_closed() {
+            return Err(self.reg.closed_error());
+        }
         if self.nonblocking.get() {
             return op();
         }

@@ -219,6 +219,33 @@ impl TcpStream {
         self.sock.shutdown(how)
     }
 
+    /// Closes this handle now, gevent's `close()` on a socket another greenlet is using: every
+    /// greenlet parked on it (reading, writing, peeking) wakes with a `NotConnected` error, the socket leaves the
+    /// hub's poller, and every later operation on this handle fails at once. The fd itself is
+    /// released when the value drops, so its number cannot be reused while references to it
+    /// remain; handles from `try_clone` stay open, as after `close(2)`. Closing twice does
+    /// nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use std::rc::Rc;
+    ///
+    /// let l = greenwood::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let conn = Rc::new(greenwood::net::TcpStream::connect(l.local_addr()?)?);
+    /// let c = conn.clone();
+    /// let reader = greenwood::spawn(move || (&*c).read(&mut [0; 8]));
+    /// greenwood::sleep(std::time::Duration::ZERO); // the reader parks: nothing to read yet
+    /// conn.close();
+    /// let err = reader.take().unwrap().unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::NotConnected);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn close(&self) {
+        self.io.close();
+    }
+
     /// A second handle to the same socket (a duplicated fd, registered on its own).
     ///
     /// # Errors
@@ -637,6 +664,30 @@ impl TcpListener {
     /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.sock.local_addr()
+    }
+
+    /// Closes this handle now, gevent's `close()` on a socket another greenlet is using: every
+    /// greenlet parked on it (in `accept`) wakes with a `NotConnected` error, the socket leaves the
+    /// hub's poller, and every later operation on this handle fails at once. The fd itself is
+    /// released when the value drops, so its number cannot be reused while references to it
+    /// remain; handles from `try_clone` stay open, as after `close(2)`. Closing twice does
+    /// nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    ///
+    /// let l = Rc::new(greenwood::net::TcpListener::bind("127.0.0.1:0")?);
+    /// let l2 = l.clone();
+    /// let acceptor = greenwood::spawn(move || l2.accept().map(|_| ()));
+    /// greenwood::sleep(std::time::Duration::ZERO); // parked in accept
+    /// l.close();
+    /// assert!(acceptor.take().unwrap().is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn close(&self) {
+        self.io.close();
     }
 
     /// A second handle to the same listener (a duplicated fd, registered on its own).

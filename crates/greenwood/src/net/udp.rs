@@ -366,6 +366,31 @@ impl UdpSocket {
         self.sock.peer_addr()
     }
 
+    /// Closes this handle now, gevent's `close()` on a socket another greenlet is using: every
+    /// greenlet parked on it (sending or receiving) wakes with a `NotConnected` error, the socket leaves the
+    /// hub's poller, and every later operation on this handle fails at once. The fd itself is
+    /// released when the value drops, so its number cannot be reused while references to it
+    /// remain; handles from `try_clone` stay open, as after `close(2)`. Closing twice does
+    /// nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    ///
+    /// let sock = Rc::new(greenwood::net::UdpSocket::bind("127.0.0.1:0")?);
+    /// let s = sock.clone();
+    /// let receiver = greenwood::spawn(move || s.recv_from(&mut [0; 64]).map(|_| ()));
+    /// greenwood::sleep(std::time::Duration::ZERO); // parked in recv_from
+    /// sock.close();
+    /// assert!(receiver.take().unwrap().is_err());
+    /// assert!(sock.send_to(b"x", "127.0.0.1:9").is_err()); // closed for good
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn close(&self) {
+        self.io.close();
+    }
+
     /// A second handle to the same socket (a duplicated fd, registered on its own).
     ///
     /// # Errors

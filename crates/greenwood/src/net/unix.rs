@@ -156,6 +156,32 @@ impl UnixStream {
         self.sock.shutdown(how)
     }
 
+    /// Closes this handle now, gevent's `close()` on a socket another greenlet is using: every
+    /// greenlet parked on it (reading or writing) wakes with a `NotConnected` error, the socket leaves the
+    /// hub's poller, and every later operation on this handle fails at once. The fd itself is
+    /// released when the value drops, so its number cannot be reused while references to it
+    /// remain; handles from `try_clone` stay open, as after `close(2)`. Closing twice does
+    /// nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use std::rc::Rc;
+    ///
+    /// let (a, _b) = greenwood::net::unix::UnixStream::pair()?;
+    /// let a = Rc::new(a);
+    /// let a2 = a.clone();
+    /// let reader = greenwood::spawn(move || (&*a2).read(&mut [0; 8]));
+    /// greenwood::sleep(std::time::Duration::ZERO);
+    /// a.close();
+    /// assert!(reader.take().unwrap().is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn close(&self) {
+        self.io.close();
+    }
+
     /// A second handle to the same socket (a duplicated fd, registered on its own).
     ///
     /// # Errors
@@ -387,6 +413,33 @@ impl UnixListener {
     pub fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         let (sock, addr) = self.io.op(Direction::Read, || self.sock.accept())?;
         Ok((UnixStream::from_std(sock)?, addr))
+    }
+
+    /// Closes this handle now, gevent's `close()` on a socket another greenlet is using: every
+    /// greenlet parked on it (in `accept`) wakes with a `NotConnected` error, the socket leaves the
+    /// hub's poller, and every later operation on this handle fails at once. The fd itself is
+    /// released when the value drops, so its number cannot be reused while references to it
+    /// remain; handles from `try_clone` stay open, as after `close(2)`. Closing twice does
+    /// nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    ///
+    /// let path = std::env::temp_dir().join(format!("gw-doc-c-{}.sock", std::process::id()));
+    /// let _ = std::fs::remove_file(&path);
+    /// let l = Rc::new(greenwood::net::unix::UnixListener::bind(&path)?);
+    /// let l2 = l.clone();
+    /// let acceptor = greenwood::spawn(move || l2.accept().map(|_| ()));
+    /// greenwood::sleep(std::time::Duration::ZERO);
+    /// l.close();
+    /// assert!(acceptor.take().unwrap().is_err());
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn close(&self) {
+        self.io.close();
     }
 
     /// The address it listens on.
@@ -646,6 +699,31 @@ impl UnixDatagram {
     /// ```
     pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         self.io.set_timeout(Direction::Write, timeout)
+    }
+
+    /// Closes this handle now, gevent's `close()` on a socket another greenlet is using: every
+    /// greenlet parked on it (sending or receiving) wakes with a `NotConnected` error, the socket leaves the
+    /// hub's poller, and every later operation on this handle fails at once. The fd itself is
+    /// released when the value drops, so its number cannot be reused while references to it
+    /// remain; handles from `try_clone` stay open, as after `close(2)`. Closing twice does
+    /// nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    ///
+    /// let (a, _b) = greenwood::net::unix::UnixDatagram::pair()?;
+    /// let a = Rc::new(a);
+    /// let a2 = a.clone();
+    /// let receiver = greenwood::spawn(move || a2.recv(&mut [0; 8]));
+    /// greenwood::sleep(std::time::Duration::ZERO); // parked in recv
+    /// a.close();
+    /// assert!(receiver.take().unwrap().is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn close(&self) {
+        self.io.close();
     }
 
     /// The local address.
