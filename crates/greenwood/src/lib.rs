@@ -37,8 +37,10 @@
 //!   must block a real thread; [`hub::HubHandle`] lets any thread run callbacks on a hub.
 //! - [`local`]: greenlet-local storage ([`greenlet_local!`]), inherited on request with
 //!   [`Builder::inherit`].
-//! - [`net`]: cooperative `TcpStream`, `TcpListener` and `UdpSocket`, drop-ins for
-//!   `std::net`'s; [`server`]: `StreamServer`, a greenlet per connection.
+//! - [`net`]: cooperative `TcpStream`, `TcpListener`, `UdpSocket` and Unix sockets, drop-ins
+//!   for `std::net`'s, with gevent's `close()` for a socket another greenlet waits on;
+//!   [`server`]: `StreamServer` (a greenlet per connection) and `DatagramServer`.
+//! - [`signal`]: Unix signals as events a greenlet waits for (`Signals`, `signal_handler`).
 //! - [`wait_read`] and [`wait_write`] park a greenlet until a raw file descriptor is ready,
 //!   on the hub's epoll (through mio); the `net` types use the same readiness layer.
 //! - [`hub`]: the per-thread event loop everything runs on, its one blocking primitive
@@ -63,6 +65,7 @@ pub mod pool;
 pub mod queue;
 mod remote;
 pub mod server;
+pub mod signal;
 mod task;
 pub mod threadpool;
 mod timeout;
