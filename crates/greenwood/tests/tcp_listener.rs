@@ -64,6 +64,36 @@ fn closing_a_listener_wakes_every_greenlet_parked_in_accept_and_stops_listening(
 }
 
 #[test]
+fn a_burst_of_connects_larger_than_stds_backlog_is_accepted_not_reset() {
+    // 1,000 greenlets connect before the listener accepts anything: std's backlog of 128
+    // would overflow, and the connections past it would be reset.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let clients: Vec<_> = (0..1_000)
+        .map(|_| {
+            spawn(move || -> io::Result<Vec<u8>> {
+                let mut c = TcpStream::connect(addr)?;
+                let mut reply = Vec::new();
+                io::Read::read_to_end(&mut c, &mut reply)?;
+                Ok(reply)
+            })
+        })
+        .collect();
+    greenwood::sleep(Duration::ZERO); // every client has connected, or is parked connecting
+                                      // Dropped connections would be retried by the kernel for minutes: bound the test.
+    let accepted = greenwood::with_timeout(Duration::from_secs(60), || {
+        for _ in 0..clients.len() {
+            let (mut conn, _) = l.accept().unwrap();
+            io::Write::write_all(&mut conn, b"welcome").unwrap();
+        }
+    });
+    assert!(accepted.is_ok(), "connections were lost past the backlog");
+    for c in &clients {
+        assert_eq!(c.take().unwrap().unwrap(), b"welcome");
+    }
+}
+
+#[test]
 fn binding_a_port_in_use_fails_as_std_does() {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let err = TcpListener::bind(l.local_addr().unwrap()).unwrap_err();

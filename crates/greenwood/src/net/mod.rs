@@ -199,6 +199,26 @@ fn timed_out(d: Direction) -> io::Error {
     )
 }
 
+/// The backlog greenwood's listeners ask for: more than any kernel grants, so Linux caps it at
+/// `net.core.somaxconn` (4096 by default) instead of std's 128, which a burst of connects from
+/// one hub's greenlets overflows (the surplus connections are reset).
+const LISTEN_BACKLOG: i32 = i32::MAX;
+
+/// A stream socket bound to `addr` and listening, as std's `bind` makes one (with
+/// `SO_REUSEADDR` for IP sockets) but with [`LISTEN_BACKLOG`].
+pub(crate) fn listen(
+    domain: socket2::Domain,
+    addr: &socket2::SockAddr,
+) -> io::Result<socket2::Socket> {
+    let sock = socket2::Socket::new(domain, socket2::Type::STREAM, None)?;
+    if domain != socket2::Domain::UNIX {
+        sock.set_reuse_address(true)?;
+    }
+    sock.bind(addr)?;
+    sock.listen(LISTEN_BACKLOG)?;
+    Ok(sock)
+}
+
 /// Tries `f` on each address `addr` resolves to; the last error if none works.
 pub(crate) fn each_addr<A: ToSocketAddrs + ?Sized, T>(
     addr: &A,

@@ -347,7 +347,8 @@ pub struct UnixListener {
 }
 
 impl UnixListener {
-    /// Binds to `path` and listens.
+    /// Binds to `path` and listens, with the largest backlog the system allows (as
+    /// [`TcpListener::bind`](crate::net::TcpListener::bind)).
     ///
     /// # Errors
     ///
@@ -364,7 +365,9 @@ impl UnixListener {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
-        UnixListener::from_std(std::os::unix::net::UnixListener::bind(path)?)
+        let addr = socket2::SockAddr::unix(path)?;
+        let sock = super::listen(socket2::Domain::UNIX, &addr)?;
+        UnixListener::from_std(std::os::fd::OwnedFd::from(sock).into())
     }
 
     /// Makes a std listener cooperative.
