@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run --release -p greenwood-bench --example echo_bench               # C = 100, 1,000, 10,000
 //! cargo run --release -p greenwood-bench --example echo_bench -- 1000 5     # one C, 5 s each
+//! cargo run --release -p greenwood-bench --example echo_bench -- hold 100000 # idle connections
 //! ```
 //!
 //! The load generator is a plain mio loop on one thread: C connections, each sending 64 bytes
@@ -11,6 +12,11 @@
 //! trips per second, p50/p99 latency, and the server's CPU time per round trip (user + system,
 //! from `/proc/PID/stat`), which is the fair figure on a small machine where the client and the
 //! loopback stack take much of the CPU.
+//!
+//! `hold N` opens N connections to each server and keeps them open (each echoes one message
+//! first, so it is served), then reports the server's resident memory per connection. Client
+//! processes of at most 15,000 connections each connect from their own 127.0.0.x address, so
+//! the client side has ports to spare; the server must be allowed N file descriptors.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
@@ -31,6 +37,22 @@ fn main() {
         return;
     }
     raise_fd_limit();
+    if args.first().map(String::as_str) == Some("hold-client") {
+        // hold-client PORT SOURCE_IP COUNT: connect, echo once, report, then hold until killed.
+        let port: u16 = args[1].parse().expect("port");
+        let source: std::net::Ipv4Addr = args[2].parse().expect("source address");
+        let count: usize = args[3].parse().expect("count");
+        hold_client(port, source, count);
+        return;
+    }
+    if args.first().map(String::as_str) == Some("hold") {
+        let n: usize = args
+            .get(1)
+            .map_or(Some(100_000), |s| s.replace('_', "").parse().ok())
+            .expect("hold N");
+        hold(n);
+        return;
+    }
     if args.first().map(String::as_str) == Some("client") {
         // client PORT C SECONDS SERVER_PID: drive a server started by hand.
         let port: u16 = args[1].parse().expect("port");
@@ -208,6 +230,147 @@ fn send(c: &mut Conn, payload: &[u8]) {
     // 64 bytes always fit in an empty socket buffer.
     let n = c.stream.write(payload).expect("write");
     assert_eq!(n, payload.len(), "short write of 64 bytes");
+}
+
+/// Connections per hold-client process (each has its own source address and fd limit).
+const PER_CLIENT: usize = 15_000;
+
+fn hold(n: usize) {
+    let (_, hard) = fd_limit();
+    // The server needs one fd per connection, plus its listener, poller and std streams.
+    let needed = n as u64 + 64;
+    if hard < needed {
+        eprintln!(
+            "echo_bench hold: a server must be allowed {needed} open files to hold {n} \
+             connections, and RLIMIT_NOFILE's hard limit here is {hard}. Raise it as root \
+             (`ulimit -Hn 1048576` in the shell that runs this; `LimitNOFILE=` for a systemd \
+             unit; `docker run --ulimit nofile=1048576`); raising it needs CAP_SYS_RESOURCE, \
+             which some containers do not grant. The largest N this machine allows is {}.",
+            hard.saturating_sub(64)
+        );
+        std::process::exit(2);
+    }
+    println!("| server | connections held | server RSS before | after | RSS per connection |");
+    println!("|---|---|---|---|---|");
+    for kind in ["tokio", "greenwood"] {
+        let mut server = spawn_server(kind);
+        let port = read_port(&mut server);
+        let pid = server.id();
+        std::thread::sleep(Duration::from_millis(200));
+        let before = rss_of(pid);
+        let mut clients = Vec::new();
+        let mut left = n;
+        // Each server gets fresh source addresses: the last one's closed ports linger.
+        let mut source = if kind == "tokio" { 2u8 } else { 100u8 };
+        while left > 0 {
+            let count = left.min(PER_CLIENT);
+            let mut child = Command::new(std::env::current_exe().expect("exe"))
+                .args([
+                    "hold-client",
+                    &port.to_string(),
+                    &format!("127.0.0.{source}"),
+                    &count.to_string(),
+                ])
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("start a hold client");
+            let mut line = String::new();
+            BufReader::new(child.stdout.take().expect("stdout"))
+                .read_line(&mut line)
+                .expect("hold client's report");
+            assert_eq!(line.trim(), "held", "hold client 127.0.0.{source}: {line}");
+            clients.push(child);
+            left -= count;
+            source += 1;
+        }
+        let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count());
+        assert!(
+            fds >= n,
+            "the {kind} server has {fds} fds open, fewer than {n} connections"
+        );
+        let after = rss_of(pid);
+        println!(
+            "| {kind} | {n} | {:.1} MiB | {:.1} MiB | {:.0} B |",
+            before as f64 / 1048576.0,
+            after as f64 / 1048576.0,
+            (after.saturating_sub(before)) as f64 / n as f64
+        );
+        for mut c in clients {
+            c.kill().ok();
+            c.wait().ok();
+        }
+        server.kill().ok();
+        server.wait().ok();
+    }
+}
+
+fn hold_client(port: u16, source: std::net::Ipv4Addr, count: usize) {
+    let server = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut held = Vec::with_capacity(count);
+    let payload = [7u8; MSG];
+    for _ in 0..count {
+        let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("socket");
+        // The port is picked at connect, by the whole 4-tuple: binding port 0 would search
+        // for a port free on its own, slower and slower as they fill up.
+        let on: libc::c_int = 1;
+        // SAFETY: a valid socket and a pointer to an int of the size given.
+        let r = unsafe {
+            libc::setsockopt(
+                std::os::fd::AsRawFd::as_raw_fd(&sock),
+                libc::IPPROTO_IP,
+                libc::IP_BIND_ADDRESS_NO_PORT,
+                (&on as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(
+            r,
+            0,
+            "IP_BIND_ADDRESS_NO_PORT: {}",
+            io::Error::last_os_error()
+        );
+        sock.bind(&std::net::SocketAddr::from((source, 0)).into())
+            .unwrap_or_else(|e| panic!("bind to {source}: {e}"));
+        sock.connect(&server.into()).unwrap_or_else(|e| {
+            panic!(
+                "connect from {source} after {} connections: {e}",
+                held.len()
+            )
+        });
+        let mut stream = std::net::TcpStream::from(sock);
+        stream.write_all(&payload).expect("write");
+        let mut echo = [0u8; MSG];
+        stream.read_exact(&mut echo).expect("echo");
+        held.push(stream);
+    }
+    println!("held");
+    io::stdout().flush().ok();
+    loop {
+        std::thread::park();
+    }
+}
+
+/// Resident memory of process `pid`, in bytes.
+fn rss_of(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS");
+    kb * 1024
+}
+
+/// RLIMIT_NOFILE's soft and hard limits.
+fn fd_limit() -> (u64, u64) {
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit with a valid pointer.
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) };
+    (rl.rlim_cur, rl.rlim_max)
 }
 
 fn raise_fd_limit() {
