@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release -p greenwood-bench --example echo_bench               # C = 100, 1,000, 10,000
-//! cargo run --release -p greenwood-bench --example echo_bench -- 1000 5     # one C, 5 s each
+//! cargo run --release -p greenwood-bench --example echo_bench -- 1000 5 3   # one C, 5 s, 3 rounds
 //! cargo run --release -p greenwood-bench --example echo_bench -- hold 100000 # idle connections
 //! ```
 //!
@@ -11,7 +11,9 @@
 //! and waiting for them to come back, again and again, for a fixed time. It reports round
 //! trips per second, p50/p99 latency, and the server's CPU time per round trip (user + system,
 //! from `/proc/PID/stat`), which is the fair figure on a small machine where the client and the
-//! loopback stack take much of the CPU.
+//! loopback stack take much of the CPU. Each C runs 3 rounds (alternating which server goes
+//! first) and the summary gives the medians; the load generator is pinned to CPU 0 and the
+//! servers to CPU 1.
 //!
 //! `hold N` opens N connections to each server and keeps them open (each echoes one message
 //! first, so it is served), then reports the server's resident memory per connection. Client
@@ -28,6 +30,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("server") {
         raise_fd_limit();
+        pin_to(SERVER_CPU);
         let addr = args.get(2).map(String::as_str).unwrap_or("127.0.0.1:0");
         match args.get(1).map(String::as_str) {
             Some("greenwood") => greenwood_server(addr),
@@ -75,19 +78,81 @@ fn main() {
         None => vec![100, 1_000, 10_000],
     };
     let seconds: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(5);
-    println!("| C | server | round trips/s | p50 | p99 | server CPU per round trip |");
-    println!("|---|---|---|---|---|---|");
+    let rounds: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(3);
+    pin_to(CLIENT_CPU);
+    println!("| C | server | round | round trips/s | p50 | p99 | server CPU per round trip |");
+    println!("|---|---|---|---|---|---|---|");
+    let mut summary = Vec::new();
     for &c in &conns {
-        for kind in ["tokio", "greenwood"] {
-            let r = run(kind, c, Duration::from_secs(seconds));
-            println!(
-                "| {c} | {kind} | {:.0}K | {} µs | {} µs | {:.2} µs |",
-                r.rps / 1e3,
-                r.p50_us,
-                r.p99_us,
-                r.cpu_per_rt_us
-            );
+        let mut runs: [Vec<Result>; 2] = [Vec::new(), Vec::new()];
+        for round in 0..rounds {
+            // Alternate which server goes first, so drift in the machine favours neither.
+            let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+            for k in order {
+                let r = run(KINDS[k], c, Duration::from_secs(seconds));
+                println!(
+                    "| {c} | {} | {} | {:.0}K | {} µs | {} µs | {:.2} µs |",
+                    KINDS[k],
+                    round + 1,
+                    r.rps / 1e3,
+                    r.p50_us,
+                    r.p99_us,
+                    r.cpu_per_rt_us
+                );
+                runs[k].push(r);
+            }
         }
+        summary.push((c, median(&runs[0]), median(&runs[1])));
+    }
+    println!();
+    println!("Medians of {rounds} rounds:");
+    println!();
+    println!("| C | tokio rt/s | greenwood rt/s | tokio CPU/rt | greenwood CPU/rt | CPU ratio | rt/s ratio |");
+    println!("|---|---|---|---|---|---|---|");
+    for (c, t, g) in summary {
+        println!(
+            "| {c} | {:.0}K | {:.0}K | {:.2} µs | {:.2} µs | {:.2}× | {:.2}× |",
+            t.0 / 1e3,
+            g.0 / 1e3,
+            t.1,
+            g.1,
+            g.1 / t.1,
+            g.0 / t.0
+        );
+    }
+}
+
+const KINDS: [&str; 2] = ["tokio", "greenwood"];
+
+/// The load generator and the server each get a core of their own (on a machine with two or
+/// more), so neither migrates and the figures move less from run to run.
+const CLIENT_CPU: usize = 0;
+const SERVER_CPU: usize = 1;
+
+/// Median round trips/s and median server CPU per round trip.
+fn median(runs: &[Result]) -> (f64, f64) {
+    let mid = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    (
+        mid(runs.iter().map(|r| r.rps).collect()),
+        mid(runs.iter().map(|r| r.cpu_per_rt_us).collect()),
+    )
+}
+
+/// Pins the calling process to `cpu` if the machine has it.
+fn pin_to(cpu: usize) {
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    if cpu >= cpus {
+        return;
+    }
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET and sched_setaffinity get a
+    // pointer to it and its size.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
     }
 }
 
