@@ -16,7 +16,8 @@ tests=("$@")
   greenlet:stack greenwood:greenlet greenwood:sleep greenwood:timeout greenwood:wait
   greenwood:loop_exit greenwood:failure greenwood:io greenwood:event greenwood:lock
   greenwood:queue greenwood:pool greenwood:threadpool greenwood:local greenwood:udp_socket
-  greenwood:unix greenwood:tcp_listener greenwood:stream_server)
+  greenwood:unix greenwood:tcp_listener greenwood:stream_server greenwood:datagram_server
+  greenwood:signal)
 # (tcp_stream is left out: its 10,000-connection test takes too long under valgrind.)
 
 status=0
