@@ -219,12 +219,12 @@ impl TcpStream {
         self.sock.shutdown(how)
     }
 
-    /// Closes this handle now, gevent's `close()` on a socket another greenlet is using: every
-    /// greenlet parked on it (reading, writing, peeking) wakes with a `NotConnected` error, the socket leaves the
-    /// hub's poller, and every later operation on this handle fails at once. The fd itself is
-    /// released when the value drops, so its number cannot be reused while references to it
-    /// remain; handles from `try_clone` stay open, as after `close(2)`. Closing twice does
-    /// nothing.
+    /// Closes this handle now, as gevent's `close()` on a socket another greenlet is using:
+    /// every greenlet parked on it (reading, writing, peeking) wakes with a `NotConnected` error,
+    /// the socket leaves the hub's poller, and every later operation on this handle fails
+    /// at once. The fd itself is released when the value drops, so its number cannot be
+    /// reused while references to it remain; handles from `try_clone` stay open, as after
+    /// `close(2)`. Closing twice does nothing.
     ///
     /// # Examples
     ///
@@ -669,12 +669,9 @@ impl TcpListener {
         self.sock.local_addr()
     }
 
-    /// Closes this handle now, gevent's `close()` on a socket another greenlet is using: every
-    /// greenlet parked on it (in `accept`) wakes with a `NotConnected` error, the socket leaves the
-    /// hub's poller, and every later operation on this handle fails at once. The fd itself is
-    /// released when the value drops, so its number cannot be reused while references to it
-    /// remain; handles from `try_clone` stay open, as after `close(2)`. Closing twice does
-    /// nothing.
+    /// Closes this handle now, as [`TcpStream::close`](crate::net::TcpStream::close) does:
+    /// every greenlet parked on it (in `accept`) wakes with a `NotConnected` error, and
+    /// every later operation fails at once; the fd is released when the value drops.
     ///
     /// # Examples
     ///

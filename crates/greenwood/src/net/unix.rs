@@ -156,12 +156,9 @@ impl UnixStream {
         self.sock.shutdown(how)
     }
 
-    /// Closes this handle now, gevent's `close()` on a socket another greenlet is using: every
-    /// greenlet parked on it (reading or writing) wakes with a `NotConnected` error, the socket leaves the
-    /// hub's poller, and every later operation on this handle fails at once. The fd itself is
-    /// released when the value drops, so its number cannot be reused while references to it
-    /// remain; handles from `try_clone` stay open, as after `close(2)`. Closing twice does
-    /// nothing.
+    /// Closes this handle now, as [`TcpStream::close`](crate::net::TcpStream::close) does:
+    /// every greenlet parked on it (reading or writing) wakes with a `NotConnected` error, and
+    /// every later operation fails at once; the fd is released when the value drops.
     ///
     /// # Examples
     ///
@@ -418,12 +415,9 @@ impl UnixListener {
         Ok((UnixStream::from_std(sock)?, addr))
     }
 
-    /// Closes this handle now, gevent's `close()` on a socket another greenlet is using: every
-    /// greenlet parked on it (in `accept`) wakes with a `NotConnected` error, the socket leaves the
-    /// hub's poller, and every later operation on this handle fails at once. The fd itself is
-    /// released when the value drops, so its number cannot be reused while references to it
-    /// remain; handles from `try_clone` stay open, as after `close(2)`. Closing twice does
-    /// nothing.
+    /// Closes this handle now, as [`TcpStream::close`](crate::net::TcpStream::close) does:
+    /// every greenlet parked on it (in `accept`) wakes with a `NotConnected` error, and
+    /// every later operation fails at once; the fd is released when the value drops.
     ///
     /// # Examples
     ///
@@ -704,12 +698,9 @@ impl UnixDatagram {
         self.io.set_timeout(Direction::Write, timeout)
     }
 
-    /// Closes this handle now, gevent's `close()` on a socket another greenlet is using: every
-    /// greenlet parked on it (sending or receiving) wakes with a `NotConnected` error, the socket leaves the
-    /// hub's poller, and every later operation on this handle fails at once. The fd itself is
-    /// released when the value drops, so its number cannot be reused while references to it
-    /// remain; handles from `try_clone` stay open, as after `close(2)`. Closing twice does
-    /// nothing.
+    /// Closes this handle now, as [`TcpStream::close`](crate::net::TcpStream::close) does:
+    /// every greenlet parked on it (sending or receiving) wakes with a `NotConnected` error, and
+    /// every later operation fails at once; the fd is released when the value drops.
     ///
     /// # Examples
     ///
