@@ -138,12 +138,21 @@ impl WaitList {
     /// Notifies every waiter, in the order they arrived.
     pub(crate) fn notify_all(&self) {
         self.gone_below.set(self.next_key.get());
-        let Entries { first, rest } = std::mem::take(&mut *self.entries.borrow_mut());
-        if let Some((_, n)) = first {
-            n.notify();
-        }
-        for (_, n) in rest {
-            n.notify();
+        // An I/O event notifies both directions' lists, and one of them is nearly always
+        // empty: leave the (unallocated) queue alone unless there is something in it.
+        let (first, rest) = {
+            let mut e = self.entries.borrow_mut();
+            let Some(first) = e.first.take() else {
+                return;
+            };
+            let rest = (!e.rest.is_empty()).then(|| std::mem::take(&mut e.rest));
+            (first, rest)
+        };
+        first.1.notify();
+        if let Some(rest) = rest {
+            for (_, n) in rest {
+                n.notify();
+            }
         }
     }
 
