@@ -7,11 +7,13 @@
 
 mod util;
 
-use std::io;
+use std::io::{self, Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use greenwood::net::TcpStream;
+use greenwood::server::StreamServer;
 use greenwood::signal::{signal_handler, Signals, SIGHUP, SIGTERM, SIGUSR1, SIGUSR2};
 use greenwood::{spawn, ErrorKind};
 use signal_hook::low_level::raise;
@@ -140,4 +142,48 @@ fn the_default_action_applies_again_once_the_last_signals_is_dropped() {
     );
     assert_eq!(out.status.signal(), Some(SIGTERM), "{}", util::stderr(&out));
     assert!(!util::stderr(&out).contains("still alive"));
+}
+
+#[test]
+fn a_server_stopped_on_sigterm_lets_its_open_connection_finish() {
+    // The portforwarder example's shutdown: wait for the signal, stop accepting, wait for
+    // the handlers.
+    let _turn = one_at_a_time();
+    let signals = Signals::new(&[SIGTERM]).unwrap();
+    let log = util::Log::new();
+    let l = log.clone();
+    let server = StreamServer::bind("127.0.0.1:0", move |mut conn, _| {
+        let mut got = Vec::new();
+        conn.read_to_end(&mut got).unwrap(); // until the client is done
+        conn.write_all(&got).unwrap();
+        l.push("handler done");
+    })
+    .unwrap();
+    server.start();
+    let addr = server.local_addr().unwrap();
+    let client = spawn(move || -> io::Result<Vec<u8>> {
+        let mut c = TcpStream::connect(addr)?;
+        c.write_all(b"last words")?;
+        raise(SIGTERM)?; // as `kill <pid>` would, while the connection is open
+        greenwood::sleep(Duration::from_millis(5));
+        c.shutdown(std::net::Shutdown::Write)?;
+        let mut echo = Vec::new();
+        c.read_to_end(&mut echo)?;
+        Ok(echo)
+    });
+    assert_eq!(signals.wait().unwrap(), SIGTERM);
+    server.stop(None);
+    assert_eq!(
+        log.get(),
+        vec!["handler done"],
+        "stop waited for the handler"
+    );
+    assert_eq!(client.take().unwrap().unwrap(), b"last words");
+    assert!(
+        TcpStream::connect_timeout(&addr, Duration::from_millis(50)).map_or(true, |mut c| {
+            // The listener stays open after stop, but nobody accepts or answers any more.
+            c.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+            c.read(&mut [0; 1]).is_err()
+        })
+    );
 }
