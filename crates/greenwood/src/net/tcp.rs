@@ -631,9 +631,15 @@ impl TcpListener {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (sock, peer) = self.io.op(Direction::Read, || self.sock.accept())?;
-        sock.set_nonblocking(true)?;
-        Ok((TcpStream::register(sock)?, peer))
+        // accept4 makes the new socket non-blocking (and close-on-exec) in the same syscall.
+        let listener = socket2::SockRef::from(&self.sock);
+        let (sock, peer) = self.io.op(Direction::Read, || {
+            listener.accept4(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)
+        })?;
+        let peer = peer.as_socket().ok_or_else(|| {
+            io::Error::other("accept returned a peer address that is not an IP address")
+        })?;
+        TcpStream::register(sock.into()).map(|s| (s, peer))
     }
 
     /// An endless iterator of accepted connections.
