@@ -17,7 +17,7 @@ use std::os::unix::net::UnixStream;
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use signal_hook::SigId;
 
@@ -197,13 +197,19 @@ impl Signals {
 
     fn wait_inner(&self, timeout: Option<Duration>) -> io::Result<Option<c_int>> {
         let mut buf = [0u8; 64];
+        // One deadline for the whole call: a stale byte wakes the loop without a signal.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
             // A flag is set before its byte is written, so checking the flags before reading
             // can only leave a stale byte behind (a spurious wake-up later), never miss one.
             if let Some(s) = self.pending() {
                 return Ok(Some(s));
             }
-            match crate::net::retry(&self.reg, Direction::Read, timeout, || {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if left == Some(Duration::ZERO) {
+                return Ok(None);
+            }
+            match crate::net::retry(&self.reg, Direction::Read, left, || {
                 (&self.read).read(&mut buf)
             }) {
                 Ok(0) => {
