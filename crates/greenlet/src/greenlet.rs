@@ -916,31 +916,20 @@ impl Builder {
         // long as the greenlet, which outlives its use of the stack.
         stack.set_owner(name.as_deref().unwrap_or(""), id);
         let parent = self.parent.unwrap_or_else(getcurrent);
-        let body = move |yielder: &GreenletYielder, ()| {
-            let fast = fast();
-            // SAFETY: the dispatch loop made this greenlet current before resuming it.
-            unsafe { (*fast.current.get()).yielder.set(yielder) };
-            let first = collect(fast);
-            on_resume(fast);
-            let outcome = match first {
-                Transfer::Value(arg) => {
-                    match panic::catch_unwind(AssertUnwindSafe(move || Value::new(run(arg)))) {
-                        Ok(v) => Transfer::Value(v),
-                        Err(p) => Transfer::exit(p),
-                    }
-                }
-                Transfer::Throw(p) => {
-                    drop(run);
-                    Transfer::exit(p)
-                }
-            };
-            // For the parent, which the dispatch loop switches to next.
-            post(fast, outcome);
+        // corosensei moves the body onto the new stack by value and refuses anything larger
+        // than 1 KiB ("type is too big to transfer"). A closure that captures more (a buffer, a
+        // TLS stream) goes to the heap first; the test is on a constant, so small closures
+        // keep the by-value path and pay nothing for it.
+        let coro = if std::mem::size_of::<F>() <= MAX_INLINE_CLOSURE {
+            coroutine(stack, run)
+        } else {
+            let run = Box::new(run);
+            coroutine(stack, move |v| run(v))
         };
         Ok(Greenlet {
             inner: Rc::new(Inner {
                 state: Cell::new(State::New),
-                coro: UnsafeCell::new(Some(Coroutine::with_stack(stack, body))),
+                coro: UnsafeCell::new(Some(coro)),
                 yielder: Cell::new(std::ptr::null()),
                 parent: Cell::new(Some(parent)),
                 name,
@@ -950,4 +939,38 @@ impl Builder {
             }),
         })
     }
+}
+
+/// The largest closure moved onto a new greenlet's stack by value; larger ones are boxed.
+/// corosensei's own limit is 1 KiB for the whole body; this leaves it room.
+const MAX_INLINE_CLOSURE: usize = 512;
+
+/// The coroutine that runs `run` as a greenlet's function.
+fn coroutine<F, R>(stack: GreenletStack, run: F) -> Coro
+where
+    F: FnOnce(Value) -> R + 'static,
+    R: 'static,
+{
+    let body = move |yielder: &GreenletYielder, ()| {
+        let fast = fast();
+        // SAFETY: the dispatch loop made this greenlet current before resuming it.
+        unsafe { (*fast.current.get()).yielder.set(yielder) };
+        let first = collect(fast);
+        on_resume(fast);
+        let outcome = match first {
+            Transfer::Value(arg) => {
+                match panic::catch_unwind(AssertUnwindSafe(move || Value::new(run(arg)))) {
+                    Ok(v) => Transfer::Value(v),
+                    Err(p) => Transfer::exit(p),
+                }
+            }
+            Transfer::Throw(p) => {
+                drop(run);
+                Transfer::exit(p)
+            }
+        };
+        // For the parent, which the dispatch loop switches to next.
+        post(fast, outcome);
+    };
+    Coroutine::with_stack(stack, body)
 }

@@ -222,3 +222,47 @@ fn display_and_debug_name_the_greenlet() {
     );
     assert!(format!("{g:?}").contains("worker"));
 }
+
+#[test]
+fn a_closure_larger_than_corosensei_can_move_still_builds_and_runs() {
+    // Regression: "type is too big to transfer" for any closure over ~1 KiB (a buffer, a TLS
+    // stream). Sizes on both sides of the inline limit, up to far past it.
+    fn run_with<const N: usize>() {
+        let mut buf = [0u8; N];
+        buf[0] = 1;
+        buf[N - 1] = 2;
+        let g = Greenlet::new(move |v: Value| {
+            let add = v.downcast::<usize>().unwrap();
+            buf.iter().map(|&b| b as usize).sum::<usize>() + add
+        });
+        assert_eq!(g.switch(10usize).downcast::<usize>().unwrap(), 13, "{N} bytes");
+    }
+    run_with::<511>();
+    run_with::<512>();
+    run_with::<513>();
+    run_with::<1024>();
+    run_with::<1025>();
+    run_with::<4096>();
+    run_with::<65536>();
+}
+
+#[test]
+fn a_large_closure_that_never_runs_is_dropped_with_its_captures() {
+    struct Big {
+        _buf: [u8; 2048],
+        dropped: Rc<std::cell::Cell<bool>>,
+    }
+    impl Drop for Big {
+        fn drop(&mut self) {
+            self.dropped.set(true);
+        }
+    }
+    let dropped = Rc::new(std::cell::Cell::new(false));
+    let big = Big {
+        _buf: [7; 2048],
+        dropped: dropped.clone(),
+    };
+    let g = Greenlet::new(move |_| drop(big));
+    drop(g);
+    assert!(dropped.get());
+}

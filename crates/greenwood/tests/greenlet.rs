@@ -274,3 +274,25 @@ fn greenlets_of_different_types_mix_as_any_greenlet() {
     assert!(all.iter().all(|g| g.successful()));
     assert_eq!(all[1], b.as_any());
 }
+
+#[test]
+fn spawn_takes_a_closure_larger_than_one_kib() {
+    // Regression: every spawn path panicked with "type is too big to transfer" past ~1 KiB of
+    // captures (a rustls `StreamOwned` is 1,112 bytes).
+    let big = [3u8; 1112];
+    let a = spawn(move || big.iter().map(|&b| b as u32).sum::<u32>());
+    let huge = vec![[1u8; 4096]; 1].pop().unwrap();
+    let b = greenwood::Builder::new()
+        .name("huge")
+        .spawn(move || huge.len())
+        .expect("Builder::spawn returns its errors, it does not panic");
+    let later = [2u8; 2048];
+    let c = greenwood::spawn_later(Duration::from_millis(1), move || later[2047]);
+    let pool = greenwood::pool::Pool::new(2);
+    let pooled = [5u8; 1500];
+    let d = pool.spawn(move || pooled[0]);
+    assert_eq!(a.get().unwrap(), 3 * 1112);
+    assert_eq!(b.get().unwrap(), 4096);
+    assert_eq!(c.get().unwrap(), 2);
+    assert_eq!(d.get().unwrap(), 5);
+}
