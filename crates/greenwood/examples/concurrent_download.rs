@@ -25,7 +25,7 @@ fn main() -> io::Result<()> {
         }
     };
     let server = StreamServer::bind("127.0.0.1:0", serve_photo)?;
-    server.start();
+    server.start()?;
     let addr = server.local_addr()?;
     println!("photo server on http://{addr}/; fetching {n} photos at once");
 

@@ -36,6 +36,6 @@ fn main() -> std::io::Result<()> {
         .unwrap_or_else(|| "127.0.0.1:16000".into());
     let server = StreamServer::bind(addr.as_str(), echo)?.with_pool(10_000);
     eprintln!("echoing on {}", server.local_addr()?);
-    server.serve_forever();
+    server.serve_forever()?;
     Ok(())
 }

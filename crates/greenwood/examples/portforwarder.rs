@@ -37,7 +37,7 @@ fn main() -> io::Result<()> {
     let server = Rc::new(StreamServer::bind(source.as_str(), move |client, peer| {
         forward(client, peer, destination)
     })?);
-    server.start();
+    server.start()?;
     eprintln!(
         "forwarding {} -> {destination} (pid {}; Ctrl-C or SIGTERM stops it)",
         server.local_addr()?,

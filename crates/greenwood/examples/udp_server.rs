@@ -16,6 +16,6 @@ fn main() -> std::io::Result<()> {
         let _ = socket.send_to(b"Received your message.", from);
     })?;
     eprintln!("receiving on {}", server.local_addr()?);
-    server.serve_forever();
+    server.serve_forever()?;
     Ok(())
 }

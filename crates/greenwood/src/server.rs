@@ -43,16 +43,11 @@ impl Handlers {
         self.main.borrow().as_ref().is_some_and(|g| !g.dead())
     }
 
-    /// Starts `main` in a greenlet named `name`, unless it is already running.
-    fn start(&self, name: &str, main: impl FnOnce() + 'static) {
-        if self.running() {
-            return;
-        }
-        let g = crate::greenlet::Builder::new()
-            .name(name)
-            .spawn(main)
-            .unwrap_or_else(|e| panic!("greenwood: cannot start the server's greenlet: {e}"));
+    /// Starts `main` in a greenlet named `name`.
+    fn start(&self, name: &str, main: impl FnOnce() + 'static) -> io::Result<()> {
+        let g = crate::greenlet::Builder::new().name(name).spawn(main)?;
         *self.main.borrow_mut() = Some(g);
+        Ok(())
     }
 
     fn join(&self) {
@@ -62,12 +57,14 @@ impl Handlers {
         }
     }
 
-    /// Kills the main greenlet, waits up to `timeout` for the handlers, then kills the rest.
-    fn stop(&self, timeout: Option<Duration>) {
+    /// Kills the main greenlet (and waits until it has unwound, so the socket it held is
+    /// dropped), then calls `close`, waits up to `timeout` for the handlers, and kills the rest.
+    fn stop(&self, timeout: Option<Duration>, close: impl FnOnce()) {
         let g = self.main.borrow_mut().take();
         if let Some(g) = g {
             g.kill();
         }
+        close();
         let done = match timeout {
             None => {
                 self.group.join();
@@ -100,6 +97,10 @@ const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 /// A TCP server that runs `handler(stream, peer)` in a new greenlet for every connection.
 ///
+/// [`stop`](StreamServer::stop) closes the listening socket first, as gevent's does, so the
+/// kernel refuses new connections while the running handlers finish; [`start`] after a stop
+/// listens again on the same address (the same port, even if the first bind asked for port 0).
+///
 /// With [`with_pool`](StreamServer::with_pool), at most that many handlers run at once and
 /// accepting pauses while the pool is full. When `accept` fails because the process is out of
 /// file descriptors (or the kernel out of memory), the server backs off (5 ms, doubling up
@@ -119,7 +120,7 @@ const BACKOFF_MAX: Duration = Duration::from_secs(1);
 ///         }
 ///     }
 /// })?;
-/// server.start();
+/// server.start()?;
 /// let mut c = greenwood::net::TcpStream::connect(server.local_addr()?)?;
 /// c.write_all(b"hello")?;
 /// let mut reply = [0; 5];
@@ -134,7 +135,10 @@ pub struct StreamServer {
 }
 
 struct Inner {
-    listener: TcpListener,
+    /// `None` while stopped: the socket is closed, so connects are refused.
+    listener: RefCell<Option<Rc<TcpListener>>>,
+    /// Where a stopped server listens again.
+    addr: Option<SocketAddr>,
     handler: Handler,
     handlers: Handlers,
 }
@@ -156,7 +160,8 @@ impl StreamServer {
     ) -> StreamServer {
         StreamServer {
             inner: Rc::new(Inner {
-                listener,
+                addr: listener.local_addr().ok(),
+                listener: RefCell::new(Some(Rc::new(listener))),
                 handler: Rc::new(handler),
                 handlers: Handlers::default(),
             }),
@@ -203,7 +208,7 @@ impl StreamServer {
         }
     }
 
-    /// The address it listens on.
+    /// The address it listens on (while stopped: the one it will listen on again).
     ///
     /// # Errors
     ///
@@ -217,26 +222,48 @@ impl StreamServer {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.listener.local_addr()
+        match &*self.inner.listener.borrow() {
+            Some(l) => l.local_addr(),
+            None => self.inner.addr.ok_or_else(|| no_address("StreamServer")),
+        }
     }
 
     /// Starts accepting in a greenlet of its own and returns at once; does nothing if it is
-    /// already started.
+    /// already started. After a [`stop`](StreamServer::stop) it opens a new listening socket
+    /// on the same address.
+    ///
+    /// # Errors
+    ///
+    /// When listening again after a stop fails (the port was taken meanwhile: what `bind`
+    /// says), or the kernel refuses the accepting greenlet's stack.
     ///
     /// # Examples
     ///
     /// ```
     /// let server = greenwood::server::StreamServer::bind("127.0.0.1:0", |_c, _p| ())?;
-    /// server.start();
+    /// server.start()?;
     /// assert!(server.started());
     /// server.stop(None);
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn start(&self) {
+    pub fn start(&self) -> io::Result<()> {
+        if self.started() {
+            return Ok(());
+        }
+        let listener = self.inner.listener.borrow().clone();
+        let listener = match listener {
+            Some(l) => l,
+            None => {
+                let addr = self.local_addr()?;
+                let l = Rc::new(TcpListener::bind(addr)?);
+                *self.inner.listener.borrow_mut() = Some(l.clone());
+                l
+            }
+        };
         let inner = self.inner.clone();
-        self.inner
-            .handlers
-            .start("StreamServer accept", move || accept_loop(&inner));
+        self.inner.handlers.start("StreamServer accept", move || {
+            accept_loop(&inner, &listener)
+        })
     }
 
     /// Whether it is accepting connections.
@@ -255,6 +282,10 @@ impl StreamServer {
     /// Starts the server and waits until it is stopped (by another greenlet calling
     /// [`stop`](StreamServer::stop)).
     ///
+    /// # Errors
+    ///
+    /// As [`start`](StreamServer::start).
+    ///
     /// # Examples
     ///
     /// ```
@@ -263,12 +294,13 @@ impl StreamServer {
     /// let server = Rc::new(greenwood::server::StreamServer::bind("127.0.0.1:0", |_c, _p| ())?);
     /// let s = server.clone();
     /// greenwood::spawn_later(std::time::Duration::from_millis(5), move || s.stop(None));
-    /// server.serve_forever(); // returns once stopped
+    /// server.serve_forever()?; // returns once stopped
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn serve_forever(&self) {
-        self.start();
+    pub fn serve_forever(&self) -> io::Result<()> {
+        self.start()?;
         self.inner.handlers.join();
+        Ok(())
     }
 
     /// Handlers running now.
@@ -284,9 +316,10 @@ impl StreamServer {
         self.inner.handlers.group.len()
     }
 
-    /// Stops gracefully: stops accepting, waits up to `timeout` (forever if `None`) for the
-    /// running handlers to finish, then kills the ones still running. The listening socket
-    /// stays open, so the server can be started again.
+    /// Stops gracefully: stops accepting and closes the listening socket (new clients are
+    /// refused by the kernel, not left hanging), waits up to `timeout` (forever if `None`) for
+    /// the running handlers to finish, then kills the ones still running.
+    /// [`start`](StreamServer::start) listens again.
     ///
     /// # Examples
     ///
@@ -296,7 +329,7 @@ impl StreamServer {
     /// let server = greenwood::server::StreamServer::bind("127.0.0.1:0", |_c, _p| {
     ///     greenwood::sleep(Duration::from_secs(60)); // a handler that would run for long
     /// })?;
-    /// server.start();
+    /// server.start()?;
     /// let _c = greenwood::net::TcpStream::connect(server.local_addr()?)?;
     /// greenwood::sleep(Duration::from_millis(1));
     /// assert_eq!(server.handlers(), 1);
@@ -305,16 +338,28 @@ impl StreamServer {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn stop(&self, timeout: Option<Duration>) {
-        self.inner.handlers.stop(timeout);
+        self.inner.handlers.stop(timeout, || {
+            // The accepting greenlet has unwound and dropped its handle: this is the last.
+            drop(self.inner.listener.borrow_mut().take());
+        });
     }
 }
 
-fn accept_loop(inner: &Rc<Inner>) {
+fn no_address(server: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::AddrNotAvailable,
+        format!(
+            "greenwood: this {server} is stopped and its socket had no local address to open              again; make a new server with bind"
+        ),
+    )
+}
+
+fn accept_loop(inner: &Rc<Inner>, listener: &TcpListener) {
     let mut backoff = BACKOFF_MIN;
     let mut reported = false;
     loop {
         inner.handlers.wait_for_slot();
-        match inner.listener.accept() {
+        match listener.accept() {
             Ok((conn, peer)) => {
                 backoff = BACKOFF_MIN;
                 reported = false;
@@ -385,7 +430,7 @@ type DatagramHandler = Rc<dyn Fn(Vec<u8>, SocketAddr, &UdpSocket)>;
 /// let server = DatagramServer::bind("127.0.0.1:0", |data, from, socket| {
 ///     socket.send_to(&data, from).unwrap(); // echo
 /// })?;
-/// server.start();
+/// server.start()?;
 /// let client = UdpSocket::bind("127.0.0.1:0")?;
 /// client.send_to(b"ping", server.local_addr()?)?;
 /// let mut buf = [0; 8];
@@ -399,7 +444,10 @@ pub struct DatagramServer {
 }
 
 struct DatagramInner {
-    socket: UdpSocket,
+    /// `None` while stopped. Running handlers hold their own handle, to reply with.
+    socket: RefCell<Option<Rc<UdpSocket>>>,
+    /// Where a stopped server binds again.
+    addr: Option<SocketAddr>,
     handler: DatagramHandler,
     handlers: Handlers,
 }
@@ -424,7 +472,8 @@ impl DatagramServer {
     ) -> DatagramServer {
         DatagramServer {
             inner: Rc::new(DatagramInner {
-                socket,
+                addr: socket.local_addr().ok(),
+                socket: RefCell::new(Some(Rc::new(socket))),
                 handler: Rc::new(handler),
                 handlers: Handlers::default(),
             }),
@@ -471,7 +520,7 @@ impl DatagramServer {
         }
     }
 
-    /// The address it receives on.
+    /// The address it receives on (while stopped: the one it will bind again).
     ///
     /// # Errors
     ///
@@ -485,27 +534,66 @@ impl DatagramServer {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.socket.local_addr()
+        match &*self.inner.socket.borrow() {
+            Some(s) => s.local_addr(),
+            None => self.inner.addr.ok_or_else(|| no_address("DatagramServer")),
+        }
     }
 
-    /// Starts receiving in a greenlet of its own; does nothing if it is already started.
+    /// Whether it is receiving datagrams.
     ///
     /// # Examples
     ///
     /// ```
     /// let server = greenwood::server::DatagramServer::bind("127.0.0.1:0", |_d, _f, _s| ())?;
-    /// server.start();
+    /// assert!(!server.started());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn started(&self) -> bool {
+        self.inner.handlers.running()
+    }
+
+    /// Starts receiving in a greenlet of its own; does nothing if it is already started.
+    /// After a [`stop`](DatagramServer::stop) it binds a new socket to the same address.
+    ///
+    /// # Errors
+    ///
+    /// When binding again after a stop fails (what `bind` says), or the kernel refuses the
+    /// receiving greenlet's stack.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = greenwood::server::DatagramServer::bind("127.0.0.1:0", |_d, _f, _s| ())?;
+    /// server.start()?;
     /// server.stop(None);
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn start(&self) {
+    pub fn start(&self) -> io::Result<()> {
+        if self.started() {
+            return Ok(());
+        }
+        let socket = self.inner.socket.borrow().clone();
+        let socket = match socket {
+            Some(s) => s,
+            None => {
+                let addr = self.local_addr()?;
+                let s = Rc::new(UdpSocket::bind(addr)?);
+                *self.inner.socket.borrow_mut() = Some(s.clone());
+                s
+            }
+        };
         let inner = self.inner.clone();
         self.inner
             .handlers
-            .start("DatagramServer receive", move || receive_loop(&inner));
+            .start("DatagramServer receive", move || receive_loop(&inner, socket))
     }
 
     /// Starts the server and waits until another greenlet stops it.
+    ///
+    /// # Errors
+    ///
+    /// As [`start`](DatagramServer::start).
     ///
     /// # Examples
     ///
@@ -515,41 +603,45 @@ impl DatagramServer {
     /// let server = Rc::new(greenwood::server::DatagramServer::bind("127.0.0.1:0", |_d, _f, _s| ())?);
     /// let s = server.clone();
     /// greenwood::spawn_later(std::time::Duration::from_millis(5), move || s.stop(None));
-    /// server.serve_forever();
+    /// server.serve_forever()?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn serve_forever(&self) {
-        self.start();
+    pub fn serve_forever(&self) -> io::Result<()> {
+        self.start()?;
         self.inner.handlers.join();
+        Ok(())
     }
 
     /// Stops receiving, waits up to `timeout` (forever if `None`) for running handlers, then
-    /// kills the rest.
+    /// kills the rest. The socket is closed once the last running handler is done with it
+    /// (handlers reply through it); [`start`](DatagramServer::start) binds again.
     ///
     /// # Examples
     ///
     /// ```
     /// let server = greenwood::server::DatagramServer::bind("127.0.0.1:0", |_d, _f, _s| ())?;
-    /// server.start();
+    /// server.start()?;
     /// server.stop(Some(std::time::Duration::from_millis(10)));
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn stop(&self, timeout: Option<Duration>) {
-        self.inner.handlers.stop(timeout);
+        self.inner.handlers.stop(timeout, || {
+            drop(self.inner.socket.borrow_mut().take());
+        });
     }
 }
 
-fn receive_loop(inner: &Rc<DatagramInner>) {
+fn receive_loop(inner: &Rc<DatagramInner>, socket: Rc<UdpSocket>) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     loop {
         inner.handlers.wait_for_slot();
-        match inner.socket.recv_from(&mut buf) {
+        match socket.recv_from(&mut buf) {
             Ok((n, from)) => {
                 let data = buf[..n].to_vec();
-                let me = inner.clone();
+                let (handler, socket) = (inner.handler.clone(), socket.clone());
                 inner
                     .handlers
-                    .spawn(move || (me.handler)(data, from, &me.socket));
+                    .spawn(move || handler(data, from, &socket));
             }
             // An ICMP error for an earlier send (port unreachable) surfaces here: not ours.
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {}

@@ -159,7 +159,7 @@ fn a_server_stopped_on_sigterm_lets_its_open_connection_finish() {
         l.push("handler done");
     })
     .unwrap();
-    server.start();
+    server.start().unwrap();
     let addr = server.local_addr().unwrap();
     let client = spawn(move || -> io::Result<Vec<u8>> {
         let mut c = TcpStream::connect(addr)?;

@@ -24,7 +24,7 @@ fn echo(mut conn: TcpStream, _peer: std::net::SocketAddr) {
 #[test]
 fn serves_each_connection_in_its_own_greenlet() {
     let server = StreamServer::bind("127.0.0.1:0", echo).unwrap();
-    server.start();
+    server.start().unwrap();
     let addr = server.local_addr().unwrap();
     let clients: Vec<_> = (0..100u32)
         .map(|i| {
@@ -59,7 +59,7 @@ fn a_pool_limits_concurrent_handlers_and_accepting_waits() {
     })
     .unwrap()
     .with_pool(2);
-    server.start();
+    server.start().unwrap();
     let addr = server.local_addr().unwrap();
     let clients: Vec<_> = (0..8)
         .map(|_| spawn(move || TcpStream::connect(addr).unwrap()))
@@ -87,7 +87,7 @@ fn stop_waits_for_handlers_then_kills_the_stragglers() {
         f.set(f.get() + 1);
     })
     .unwrap();
-    server.start();
+    server.start().unwrap();
     let addr = server.local_addr().unwrap();
     let conns: Vec<_> = (0..6).map(|_| TcpStream::connect(addr).unwrap()).collect();
     let quick = conns
@@ -106,10 +106,57 @@ fn stop_waits_for_handlers_then_kills_the_stragglers() {
         "the quick ones finished on their own"
     );
     assert!(!server.started());
-    // No longer accepting: a new connection waits in the backlog, unserved.
-    let _late = TcpStream::connect(addr).unwrap();
-    greenwood::sleep(Duration::from_millis(2));
-    assert_eq!(server.handlers(), 0);
+}
+
+#[test]
+fn stop_closes_the_listener_so_new_clients_are_refused_not_left_hanging() {
+    // Regression: the listening socket stayed open through a graceful stop, so the kernel
+    // completed new clients' handshakes and they hung with no answer.
+    let go = greenwood::event::Event::new();
+    let g = go.clone();
+    let server = Rc::new(
+        StreamServer::bind("127.0.0.1:0", move |_conn, _peer| {
+            g.wait();
+        })
+        .unwrap(),
+    );
+    server.start().unwrap();
+    let addr = server.local_addr().unwrap();
+    let _busy = TcpStream::connect(addr).unwrap();
+    while server.handlers() < 1 {
+        greenwood::sleep(Duration::from_millis(1));
+    }
+    // A graceful stop in progress: the handler is still running.
+    let s = server.clone();
+    let stopping = spawn(move || s.stop(None));
+    greenwood::sleep(Duration::from_millis(5));
+    assert!(!stopping.ready(), "the handler holds the stop open");
+    let late = TcpStream::connect(addr);
+    assert_eq!(
+        late.map(drop).unwrap_err().kind(),
+        std::io::ErrorKind::ConnectionRefused,
+        "a client arriving during the stop is refused"
+    );
+    go.set();
+    stopping.join();
+    assert_eq!(server.local_addr().unwrap(), addr, "the address is remembered");
+}
+
+#[test]
+fn a_stopped_server_started_again_listens_again_on_the_same_port() {
+    let server = StreamServer::bind("127.0.0.1:0", echo).unwrap();
+    for round in 0..3u8 {
+        server.start().unwrap();
+        let addr = server.local_addr().unwrap();
+        let mut c = TcpStream::connect(addr).unwrap();
+        c.write_all(&[round]).unwrap();
+        let mut b = [0];
+        c.read_exact(&mut b).unwrap();
+        assert_eq!(b[0], round);
+        drop(c);
+        server.stop(Some(Duration::from_secs(5)));
+        assert!(TcpStream::connect(addr).is_err(), "refused while stopped");
+    }
 }
 
 #[test]
@@ -151,7 +198,7 @@ fn running_out_of_file_descriptors_backs_off_reports_once_and_recovers() {
         let hard = rl.rlim_cur;
         rl.rlim_cur = lowest_free;
         assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &rl), 0);
-        server.start();
+        server.start().unwrap();
         let cpu_before = cpu_time();
         greenwood::sleep(Duration::from_millis(300));
         let spent = cpu_time() - cpu_before;
