@@ -813,6 +813,25 @@ pub fn current_data() -> Option<Rc<dyn Any>> {
     unsafe { (*(*current_ptr()).data.as_ptr()).clone() }
 }
 
+/// As [`current_data`], but `None` on a thread whose greenlet state does not exist (never
+/// used, or already destroyed at thread exit) instead of creating it: it never allocates, so
+/// it is safe in a panic hook or an interposed libc call.
+///
+/// # Examples
+///
+/// ```
+/// std::thread::spawn(|| assert!(greenlet::try_current_data().is_none())).join().unwrap();
+/// ```
+#[inline]
+pub fn try_current_data() -> Option<Rc<dyn Any>> {
+    let cur = fast().current.get();
+    if cur.is_null() {
+        return None;
+    }
+    // SAFETY: as in `current_data`: a non-null `current` is the live running greenlet.
+    unsafe { (*(*cur).data.as_ptr()).clone() }
+}
+
 fn cell_clone<T: Clone>(cell: &Cell<Option<T>>) -> Option<T> {
     let v = cell.take();
     let copy = v.clone();
@@ -923,8 +942,7 @@ impl Builder {
         let coro = if std::mem::size_of::<F>() <= MAX_INLINE_CLOSURE {
             coroutine(stack, run)
         } else {
-            let run = Box::new(run);
-            coroutine(stack, move |v| run(v))
+            coroutine(stack, Box::new(run))
         };
         Ok(Greenlet {
             inner: Rc::new(Inner {

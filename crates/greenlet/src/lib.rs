@@ -46,7 +46,9 @@ mod sys;
 mod value;
 
 pub use crate::error::{GreenletExit, ParentError};
-pub use crate::greenlet::{current_data, getcurrent, settrace, Builder, Greenlet, SwitchHook};
+pub use crate::greenlet::{
+    current_data, getcurrent, settrace, try_current_data, Builder, Greenlet, SwitchHook,
+};
 pub use crate::stack::{
     default_stack_size, set_default_stack_size, set_deferred_trim, stack_guard_kind, trim_stacks,
     warm_stacks, DEFAULT_STACK_SIZE, MIN_STACK_SIZE,

@@ -235,7 +235,11 @@ fn a_closure_larger_than_corosensei_can_move_still_builds_and_runs() {
             let add = v.downcast::<usize>().unwrap();
             buf.iter().map(|&b| b as usize).sum::<usize>() + add
         });
-        assert_eq!(g.switch(10usize).downcast::<usize>().unwrap(), 13, "{N} bytes");
+        assert_eq!(
+            g.switch(10usize).downcast::<usize>().unwrap(),
+            13,
+            "{N} bytes"
+        );
     }
     run_with::<511>();
     run_with::<512>();

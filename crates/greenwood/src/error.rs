@@ -1,10 +1,14 @@
 //! The errors greenwood hands to users.
 
 use std::any::Any;
+use std::backtrace::Backtrace;
 use std::error::Error;
 use std::fmt;
 use std::panic::Location;
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::report::{location_suffix, PanicReport};
 
 /// A [`Timeout`](crate::Timeout) fired: what [`with_timeout`](crate::with_timeout) returns, and
 /// the payload a greenlet unwinds with when an uncaught `Timeout` interrupts it.
@@ -133,7 +137,8 @@ pub enum ErrorKind {
 /// let err = g.get().unwrap_err();
 /// assert_eq!(err.kind(), greenwood::ErrorKind::Panicked);
 /// assert_eq!(err.message(), "no photo for user 7");
-/// assert!(err.to_string().contains("panicked: no photo for user 7"));
+/// assert!(err.to_string().ends_with(": no photo for user 7"));
+/// assert!(err.to_string().contains(" panicked at "));
 /// ```
 #[derive(Clone, Debug)]
 pub struct GreenletError {
@@ -141,6 +146,7 @@ pub struct GreenletError {
     pub(crate) greenlet: String,
     pub(crate) site: Option<&'static Location<'static>>,
     pub(crate) message: String,
+    pub(crate) panic: Option<Arc<PanicReport>>,
 }
 
 impl GreenletError {
@@ -203,6 +209,38 @@ impl GreenletError {
     pub fn spawned_at(&self) -> Option<&'static Location<'static>> {
         self.site
     }
+
+    /// Where the panic happened (`FILE:LINE:COL`), for a greenlet that panicked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # greenwood::set_failure_handler(Some(Box::new(|_| {})));
+    /// let line = line!() + 1;
+    /// let g = greenwood::spawn(|| -> u8 { panic!("bad input") });
+    /// let err = g.get().unwrap_err();
+    /// assert!(err.panic_location().unwrap().starts_with(&format!("{}:{line}:", file!())));
+    /// ```
+    pub fn panic_location(&self) -> Option<&str> {
+        self.panic.as_ref()?.location.as_deref()
+    }
+
+    /// The backtrace of the panic, captured where it happened when `RUST_BACKTRACE` is set
+    /// (to anything but `0`), as std's own panic report does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # greenwood::set_failure_handler(Some(Box::new(|_| {})));
+    /// let g = greenwood::spawn(|| -> u8 { panic!("bad input") });
+    /// let err = g.get().unwrap_err();
+    /// if std::env::var_os("RUST_BACKTRACE").is_none() {
+    ///     assert!(err.backtrace().is_none());
+    /// }
+    /// ```
+    pub fn backtrace(&self) -> Option<&Backtrace> {
+        self.panic.as_ref()?.backtrace.as_ref()
+    }
 }
 
 impl fmt::Display for GreenletError {
@@ -212,7 +250,12 @@ impl fmt::Display for GreenletError {
             write!(f, " (spawned at {site})")?;
         }
         match self.kind {
-            ErrorKind::Panicked => write!(f, " panicked: {}", self.message),
+            ErrorKind::Panicked => write!(
+                f,
+                " panicked{}: {}",
+                location_suffix(self.panic.as_ref()),
+                self.message
+            ),
             ErrorKind::TimedOut => write!(f, " failed: {}", self.message),
             ErrorKind::Killed => f.write_str(" was killed"),
             ErrorKind::Taken => f.write_str(": its value was already taken"),

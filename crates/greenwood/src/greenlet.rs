@@ -329,7 +329,12 @@ where
 {
     task.status.set(Status::Started);
     task.ran.set(true);
-    let outcome = match panic::catch_unwind(AssertUnwindSafe(f)) {
+    task.catches.set(true);
+    let result = panic::catch_unwind(AssertUnwindSafe(f));
+    task.catches.set(false);
+    // Recorded by the panic hook for a panic, kept only for the one the greenlet failed with.
+    let report = task.take_panic_report();
+    let outcome = match result {
         Ok(v) => Outcome::Value(Box::new(v)),
         Err(p) => {
             if p.is::<GreenletExit>() {
@@ -337,6 +342,7 @@ where
             } else if p.is::<Elapsed>() {
                 Outcome::Failed(ErrorKind::TimedOut, panic_message(&*p))
             } else {
+                task.keep_panic_report(report);
                 Outcome::Failed(ErrorKind::Panicked, panic_message(&*p))
             }
         }
@@ -373,9 +379,9 @@ fn run_links(task: &Task) {
     for (_, f) in links {
         if let Err(p) = panic::catch_unwind(AssertUnwindSafe(f)) {
             eprintln!(
-                "greenwood: a link callback of {} panicked: {}",
+                "greenwood: a link callback of {} panicked{}",
                 task.label(),
-                panic_message(&*p)
+                crate::report::caught(&*p)
             );
         }
     }

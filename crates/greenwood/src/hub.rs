@@ -296,6 +296,7 @@ impl HubInner {
         // it goes idle (see `turn`).
         greenlet::set_deferred_trim(true);
         let marker = Rc::new(Task::new(Kind::Hub, hub.glet.id(), None, None));
+        crate::report::install_panic_hook();
         hub.glet.set_data(Some(marker));
         Ok(hub)
     }
@@ -508,6 +509,9 @@ impl Drop for HubInner {
 
 /// The hub's loop: its greenlet's whole life.
 fn run(weak: Weak<HubInner>) {
+    // The hub's own task (its marker) tells the panic hook which panics are caught here.
+    let me = task::try_current();
+    let catching = |on| me.iter().for_each(|t| t.catches.set(on));
     loop {
         let next = match weak.upgrade() {
             Some(hub) => hub.next(),
@@ -522,10 +526,13 @@ fn run(weak: Weak<HubInner>) {
                 }
             }
             Ready::Call(f) => {
-                if let Err(p) = panic::catch_unwind(AssertUnwindSafe(f)) {
+                catching(true);
+                let r = panic::catch_unwind(AssertUnwindSafe(f));
+                catching(false);
+                if let Err(p) = r {
                     eprintln!(
-                        "greenwood: a callback run by the hub panicked: {}",
-                        panic_message(&*p)
+                        "greenwood: a callback run by the hub panicked{}",
+                        crate::report::caught(&*p)
                     );
                 }
             }
@@ -649,7 +656,13 @@ pub(crate) fn report_failure(err: &GreenletError) {
     try_with(|hub| handler = hub.failure_handler.borrow().clone());
     match handler {
         Some(h) => h(err),
-        None => eprintln!("greenwood: {err}"),
+        None => match err.backtrace() {
+            Some(bt) => eprintln!(
+                "greenwood: {err}\nstack backtrace:\n{}",
+                crate::report::render_backtrace(bt)
+            ),
+            None => eprintln!("greenwood: {err}"),
+        },
     }
 }
 

@@ -64,6 +64,7 @@ pub mod net;
 pub mod pool;
 pub mod queue;
 mod remote;
+mod report;
 pub mod server;
 pub mod signal;
 mod task;
@@ -87,8 +88,10 @@ pub use crate::wait::{
 /// default prints one line to stderr: `greenwood: greenlet 'NAME' (spawned at FILE:LINE:COL)
 /// panicked: MESSAGE`. Killed greenlets are not failures. `None` restores the default.
 ///
-/// Rust's panic hook still prints the panic where it happened, as for any panic; this report
-/// adds which greenlet it was and where it was spawned, once, when the greenlet ends.
+/// A greenlet's panic is reported once, here, not also by Rust's default panic hook (which
+/// would name the OS thread): the report says which greenlet it was, where it was spawned,
+/// where it panicked and, when `RUST_BACKTRACE` asks for it, the backtrace
+/// ([`GreenletError::backtrace`]). A panic hook the program set itself still sees every panic.
 ///
 /// # Examples
 ///
@@ -101,7 +104,8 @@ pub use crate::wait::{
 /// let g = greenwood::Builder::new().name("resizer").spawn(|| -> () { panic!("bad jpeg") })?;
 /// g.join();
 /// assert!(failures.borrow()[0].starts_with("greenlet 'resizer' (spawned at"));
-/// assert!(failures.borrow()[0].ends_with("panicked: bad jpeg"));
+/// assert!(failures.borrow()[0].contains(" panicked at "));
+/// assert!(failures.borrow()[0].ends_with(": bad jpeg"));
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn set_failure_handler(handler: Option<hub::FailureHandler>) {

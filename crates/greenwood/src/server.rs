@@ -586,7 +586,9 @@ impl DatagramServer {
         let inner = self.inner.clone();
         self.inner
             .handlers
-            .start("DatagramServer receive", move || receive_loop(&inner, socket))
+            .start("DatagramServer receive", move || {
+                receive_loop(&inner, socket)
+            })
     }
 
     /// Starts the server and waits until another greenlet stops it.
@@ -639,9 +641,7 @@ fn receive_loop(inner: &Rc<DatagramInner>, socket: Rc<UdpSocket>) {
             Ok((n, from)) => {
                 let data = buf[..n].to_vec();
                 let (handler, socket) = (inner.handler.clone(), socket.clone());
-                inner
-                    .handlers
-                    .spawn(move || handler(data, from, &socket));
+                inner.handlers.spawn(move || handler(data, from, &socket));
             }
             // An ICMP error for an earlier send (port unreachable) surfaces here: not ours.
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {}

@@ -18,11 +18,13 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::panic::{self, Location};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use greenlet::GreenletExit;
 
 use crate::error::{Elapsed, ErrorKind, GreenletError, LoopExit};
 use crate::hub::{self, Ready};
+use crate::report::PanicReport;
 use crate::timer::TimerKey;
 use crate::waitlist::WaitList;
 
@@ -124,6 +126,10 @@ pub(crate) struct Task {
     budget: Cell<u32>,
     /// Greenlet-local values (see `local.rs`), created on first use.
     pub(crate) locals: RefCell<Option<Box<crate::local::Locals>>>,
+    /// A panic here is caught and reported by greenwood (see `report.rs`).
+    pub(crate) catches: Cell<bool>,
+    /// Where the last such panic happened, for its report.
+    panic_report: Cell<Option<Arc<PanicReport>>>,
 }
 
 impl Task {
@@ -154,6 +160,8 @@ impl Task {
             start_timer: Cell::new(None),
             locals: RefCell::new(None),
             budget: Cell::new(BUDGET),
+            catches: Cell::new(false),
+            panic_report: Cell::new(None),
         }
     }
 
@@ -227,12 +235,31 @@ impl Task {
     }
 
     pub(crate) fn error(&self, kind: ErrorKind, message: String) -> GreenletError {
+        let panic = match kind {
+            ErrorKind::Panicked => cell_clone(&self.panic_report),
+            _ => None,
+        };
         GreenletError {
             kind,
             greenlet: self.label(),
             site: self.site,
             message,
+            panic,
         }
+    }
+
+    pub(crate) fn set_panic_report(&self, report: PanicReport) {
+        self.panic_report.set(Some(Arc::new(report)));
+    }
+
+    /// The report of the panic just caught, if the hook recorded one.
+    pub(crate) fn take_panic_report(&self) -> Option<Arc<PanicReport>> {
+        self.panic_report.take()
+    }
+
+    /// Keeps `report` as the one of the panic this task failed with.
+    pub(crate) fn keep_panic_report(&self, report: Option<Arc<PanicReport>>) {
+        self.panic_report.set(report);
     }
 }
 
@@ -270,6 +297,11 @@ impl Waker {
 }
 
 /// The task of the running greenlet, created on its first use.
+/// The current greenlet's task if it has one, without creating anything (for the panic hook).
+pub(crate) fn try_current() -> Option<Rc<Task>> {
+    greenlet::try_current_data()?.downcast::<Task>().ok()
+}
+
 pub(crate) fn current() -> Rc<Task> {
     if let Some(data) = greenlet::current_data() {
         if let Ok(task) = data.downcast::<Task>() {

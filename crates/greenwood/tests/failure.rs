@@ -64,7 +64,118 @@ fn without_a_handler_failures_go_to_stderr_once() {
     assert!(out.status.success(), "{err}");
     let report = "greenwood: greenlet 'fetch-9' (spawned at crates/greenwood/tests/failure.rs:";
     assert_eq!(err.matches(report).count(), 1, "{err}");
-    assert!(err.contains("panicked: connection refused"), "{err}");
+    assert!(err.contains(": connection refused"), "{err}");
+}
+
+#[test]
+fn a_greenlet_panic_is_reported_once_not_also_as_a_thread_panic() {
+    // Regression: Rust's default hook printed `thread 'main' panicked at ...` (naming the OS
+    // thread) and then greenwood printed its own report: every panic told twice.
+    let line = line!() + 5;
+    match util::child_case().as_deref() {
+        Some("once") | Some("backtrace") => {
+            let g = greenwood::Builder::new()
+                .name("fetch-9")
+                .spawn(|| -> () { panic!("connection refused") })
+                .unwrap();
+            g.join();
+            let err = g.get().unwrap_err();
+            assert!(err.panic_location().unwrap().contains("failure.rs:"));
+            return;
+        }
+        _ => {}
+    }
+    let out = util::run_child(
+        "a_greenlet_panic_is_reported_once_not_also_as_a_thread_panic",
+        "once",
+    );
+    let err = util::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        !err.contains("thread '"),
+        "the default hook spoke too: {err}"
+    );
+    assert_eq!(err.matches("panicked").count(), 1, "{err}");
+    let at = format!("panicked at crates/greenwood/tests/failure.rs:{line}:");
+    assert!(err.contains(&at), "{err}");
+    assert!(!err.contains("stack backtrace:"), "{err}");
+
+    let out = util::run_child_with(
+        "a_greenlet_panic_is_reported_once_not_also_as_a_thread_panic",
+        "backtrace",
+        &[("RUST_BACKTRACE", "1")],
+    );
+    let err = util::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("thread '"), "{err}");
+    assert_eq!(err.matches("stack backtrace:").count(), 1, "{err}");
+    assert!(err.contains(&at), "{err}");
+    assert!(
+        !err.contains("greenwood::report") && !err.contains("corosensei"),
+        "the short backtrace leaves out the hook and the switch: {err}"
+    );
+}
+
+#[test]
+fn a_panic_hook_the_program_set_still_sees_greenlet_panics_and_others() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static SEEN: AtomicUsize = AtomicUsize::new(0);
+    if util::child_case().is_some() {
+        std::panic::set_hook(Box::new(|_| {
+            SEEN.fetch_add(1, Ordering::SeqCst);
+        }));
+        let failures = capture_failures(); // creates the hub, which wraps the hook
+        spawn(|| -> () { panic!("in a greenlet") }).join();
+        assert_eq!(SEEN.load(Ordering::SeqCst), 1, "the program's hook saw it");
+        assert_eq!(failures.get().len(), 1, "and greenwood reported it");
+        let _ = std::panic::catch_unwind(|| panic!("on the main greenlet"));
+        assert_eq!(SEEN.load(Ordering::SeqCst), 2);
+        return;
+    }
+    let out = util::run_child(
+        "a_panic_hook_the_program_set_still_sees_greenlet_panics_and_others",
+        "hook",
+    );
+    assert!(out.status.success(), "{}", util::stderr(&out));
+}
+
+#[test]
+fn panics_outside_greenlets_still_reach_the_default_hook() {
+    if util::child_case().is_some() {
+        spawn(|| ()).join(); // the hub exists, with greenwood's hook
+        let _ = std::panic::catch_unwind(|| panic!("plain panic on main"));
+        let _ = std::thread::spawn(|| panic!("plain panic on a thread")).join();
+        return;
+    }
+    let out = util::run_child("panics_outside_greenlets_still_reach_the_default_hook", "x");
+    let err = util::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("plain panic on main"), "{err}");
+    assert!(err.contains("plain panic on a thread"), "{err}");
+    assert!(!err.contains("greenwood:"), "{err}");
+}
+
+#[test]
+fn a_panicking_link_is_reported_once_with_where_it_panicked() {
+    if util::child_case().is_some() {
+        let g = spawn(|| ());
+        g.link(|_| panic!("link bug"));
+        g.join();
+        greenwood::sleep(Duration::ZERO);
+        return;
+    }
+    let out = util::run_child(
+        "a_panicking_link_is_reported_once_with_where_it_panicked",
+        "x",
+    );
+    let err = util::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("thread '"), "{err}");
+    assert_eq!(err.matches("link bug").count(), 1, "{err}");
+    assert!(
+        err.contains("panicked at crates/greenwood/tests/failure.rs:"),
+        "{err}"
+    );
 }
 
 #[test]

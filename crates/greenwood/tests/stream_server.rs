@@ -139,7 +139,11 @@ fn stop_closes_the_listener_so_new_clients_are_refused_not_left_hanging() {
     );
     go.set();
     stopping.join();
-    assert_eq!(server.local_addr().unwrap(), addr, "the address is remembered");
+    assert_eq!(
+        server.local_addr().unwrap(),
+        addr,
+        "the address is remembered"
+    );
 }
 
 #[test]

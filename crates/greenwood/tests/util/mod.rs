@@ -52,12 +52,24 @@ pub const CHILD_ENV: &str = "GREENWOOD_TEST_CHILD";
 /// `GREENWOOD_TEST_CHILD=case`, and returns its output. The test calls [`child_case`] first
 /// and does the work whose output is checked when it returns `Some`.
 pub fn run_child(test: &str, case: &str) -> Output {
+    run_child_with(test, case, &[])
+}
+
+/// As [`run_child`], with extra environment variables (an empty value removes one).
+pub fn run_child_with(test: &str, case: &str, env: &[(&str, &str)]) -> Output {
     let exe = std::env::current_exe().expect("current test binary");
-    Command::new(exe)
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+    let mut cmd = Command::new(exe);
+    cmd.args([test, "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, case)
-        .output()
-        .expect("spawn the test binary as a child")
+        .env_remove("RUST_BACKTRACE");
+    for (k, v) in env {
+        if v.is_empty() {
+            cmd.env_remove(k);
+        } else {
+            cmd.env(k, v);
+        }
+    }
+    cmd.output().expect("spawn the test binary as a child")
 }
 
 /// `Some(case)` when running as a child started by [`run_child`].

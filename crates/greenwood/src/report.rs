@@ -1,0 +1,167 @@
+//! One report per greenlet panic, in greenwood's words.
+//!
+//! Rust's panic hook prints every panic as `thread 'main' panicked at ...`: for a greenlet that
+//! names the wrong thing (the OS thread, not the greenlet), and greenwood then prints its own
+//! report when the greenlet ends, so every panic was told twice. Instead, the first hub of the
+//! process installs a hook that wraps the one in place:
+//!
+//! - a panic that greenwood itself will catch and report (in a spawned greenlet's function, or
+//!   in a callback the hub runs) only records where it happened and, when `RUST_BACKTRACE`
+//!   asks for one, a backtrace; the report that follows (the failure handler's, or one line on
+//!   stderr) carries both;
+//! - every other panic (the main greenlet's, a plain thread's) goes to the previous hook.
+//!
+//! A hook the program installed before the first hub started keeps seeing greenlet panics
+//! too: only std's default hook, recognised as the one `take_hook` gives back when no custom
+//! hook is set, is left out for them. A hook installed after the hub replaces greenwood's, as
+//! `set_hook` always does; greenwood's report then still follows.
+//!
+//! A panic that a greenlet catches itself (`catch_unwind`) is not printed, as an exception a
+//! Python greenlet catches is not: nothing failed.
+
+use std::any::Any;
+use std::backtrace::Backtrace;
+use std::fmt;
+use std::panic::{self, PanicHookInfo};
+use std::sync::{Arc, Once};
+
+use crate::error::panic_message;
+use crate::task;
+
+/// Where a caught panic happened, recorded by the hook for the report that follows.
+pub(crate) struct PanicReport {
+    pub(crate) location: Option<String>,
+    pub(crate) backtrace: Option<Backtrace>,
+}
+
+impl fmt::Debug for PanicReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PanicReport")
+            .field("location", &self.location)
+            .field("backtrace", &self.backtrace.is_some())
+            .finish()
+    }
+}
+
+/// Installs the hook, once per process.
+pub(crate) fn install_panic_hook() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let previous = panic::take_hook();
+        // No custom hook is set now, so this is std's default one. Boxes of the same function
+        // item share their (dangling) data pointer and their vtable; a custom hook differs in
+        // its vtable. Should the compiler ever duplicate the default's vtable, the comparison
+        // fails safe: the previous hook is treated as custom and prints as well.
+        let default = panic::take_hook();
+        let previous_is_default = std::ptr::eq(&*previous, &*default);
+        drop(default);
+        panic::set_hook(Box::new(move |info| {
+            if record(info) && previous_is_default {
+                return;
+            }
+            previous(info);
+        }));
+    });
+}
+
+/// Records a panic for greenwood's own report; false if greenwood will not catch it.
+fn record(info: &PanicHookInfo<'_>) -> bool {
+    let Some(task) = task::try_current() else {
+        return false;
+    };
+    if !task.catches.get() {
+        return false;
+    }
+    let backtrace = wants_backtrace().then(Backtrace::force_capture);
+    task.set_panic_report(PanicReport {
+        location: info.location().map(|l| l.to_string()),
+        backtrace,
+    });
+    true
+}
+
+/// What std's default hook reads: `RUST_BACKTRACE` set to anything but `0`.
+fn wants_backtrace() -> bool {
+    std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0")
+}
+
+/// The rest of a report on a panic greenwood caught on the current greenlet: ` at LOCATION:
+/// MESSAGE`, and the backtrace on the lines after it when one was captured.
+pub(crate) fn caught(payload: &(dyn Any + Send)) -> String {
+    let report = task::try_current().and_then(|t| t.take_panic_report());
+    let mut s = format!(
+        "{}: {}",
+        location_suffix(report.as_ref()),
+        panic_message(payload)
+    );
+    if let Some(bt) = report.as_ref().and_then(|r| r.backtrace.as_ref()) {
+        s.push_str(&format!("\nstack backtrace:\n{}", render_backtrace(bt)));
+    }
+    s
+}
+
+/// A captured backtrace as a report shows it. Unless `RUST_BACKTRACE=full`, only the frames
+/// of the code that panicked, as std's short backtraces do: from the panic machinery down to
+/// where the greenlet's function (or the hub's callback) was called, not the hook, the
+/// greenlet's start-up, the switch and the loop below it.
+pub(crate) fn render_backtrace(bt: &Backtrace) -> String {
+    let text = bt.to_string();
+    if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v == "full") {
+        return text;
+    }
+    // Frames start with `   N: name`; their `at FILE:LINE` lines follow.
+    let mut frames: Vec<Vec<&str>> = Vec::new();
+    for line in text.lines() {
+        let t = line.trim_start();
+        let numbered = t
+            .split_once(": ")
+            .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        match frames.last_mut() {
+            Some(frame) if !numbered => frame.push(line),
+            _ => frames.push(vec![line]),
+        }
+    }
+    let begin = frames
+        .iter()
+        .rposition(|f| f[0].contains("__rust_end_short_backtrace"))
+        .map_or(0, |i| i + 1);
+    let end = frames[begin..]
+        .iter()
+        .position(|f| {
+            [
+                "greenwood::greenlet::body",
+                "greenwood::hub::run",
+                "__rust_begin_short_backtrace",
+            ]
+            .iter()
+            .any(|m| f[0].contains(m))
+        })
+        .map_or(frames.len(), |i| begin + i);
+    if begin == 0 && end == frames.len() {
+        return text;
+    }
+    let mut out = String::new();
+    for (n, frame) in frames[begin..end].iter().enumerate() {
+        let name = frame[0]
+            .trim_start()
+            .split_once(": ")
+            .map_or("", |(_, name)| name);
+        out.push_str(&format!("{n:>4}: {name}\n"));
+        for line in &frame[1..] {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out.push_str(
+        "note: frames of greenwood's machinery are left out; RUST_BACKTRACE=full shows them all",
+    );
+    out
+}
+
+/// ` at LOCATION`, to follow "panicked" in a report.
+pub(crate) fn location_suffix(report: Option<&Arc<PanicReport>>) -> String {
+    match report.and_then(|r| r.location.as_deref()) {
+        Some(l) => format!(" at {l}"),
+        None => String::new(),
+    }
+}
