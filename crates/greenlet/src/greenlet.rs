@@ -84,6 +84,15 @@ impl Transfer {
 #[cold]
 #[inline(never)]
 fn rethrow(p: Payload) -> ! {
+    if cfg!(panic = "abort") {
+        // Only `throw` gets here under abort (a panic aborts before it reaches a parent).
+        crate::sys::write_stderr(
+            b"greenlet: a greenlet was thrown into (throw, or a kill), which unwinds its \
+              stack, but this program is built with panic = \"abort\", where unwinding \
+              aborts the process; use panic = \"unwind\", Rust's default. Aborting now.\n",
+        );
+        std::process::abort();
+    }
     panic::resume_unwind(p)
 }
 
@@ -705,9 +714,12 @@ impl Greenlet {
                 return;
             }
         }
-        let alive = FAST
-            .try_with(|f| !f.current.get().is_null())
-            .unwrap_or(false);
+        // Under panic = "abort" nothing can be unwound: the stack is leaked below, and the
+        // greenlet's destructors never run (as for a thread at process exit).
+        let alive = !cfg!(panic = "abort")
+            && FAST
+                .try_with(|f| !f.current.get().is_null())
+                .unwrap_or(false);
         if alive {
             // Bring control back here once it has unwound.
             drop(self.inner.parent.replace(Some(getcurrent())));

@@ -427,7 +427,7 @@ fn kill_nowait(task: &Rc<Task>) {
                 panic!("greenwood: the main greenlet cannot be killed");
             }
             if Rc::ptr_eq(&task::current(), task) {
-                panic::resume_unwind(Box::new(GreenletExit));
+                task::unwind_current(Box::new(GreenletExit), "killed by itself");
             }
             task.interrupt(Interrupt::Kill);
         }
@@ -599,6 +599,9 @@ impl<T: 'static> Greenlet<T> {
     /// point where it is parked (its destructors run). One that has not started never runs.
     /// Killing a finished greenlet does nothing. A greenlet that is runnable but not parked
     /// (it was just woken) is killed at its next blocking point, so what woke it is not lost.
+    ///
+    /// Killing a started greenlet unwinds it, which needs `panic = "unwind"` (Rust's
+    /// default): under `panic = "abort"` it aborts the process, with a message that says so.
     ///
     /// # Panics
     ///

@@ -48,6 +48,16 @@
 //!
 //! Greenlets belong to the thread that spawned them (`!Send`); each thread that uses greenwood
 //! gets its own hub, lazily.
+//!
+//! # `panic = "abort"`
+//!
+//! Killing a greenlet and a [`Timeout`] interrupt it by unwinding its stack from where it is
+//! parked, so that its destructors run, as gevent raises `GreenletExit` in it. A program
+//! built with `panic = "abort"` cannot unwind: there, the first kill of a started greenlet or
+//! the first timeout that fires aborts the process, after one message naming the greenlet
+//! and the fix (build with `panic = "unwind"`, Rust's default). Everything else works, and
+//! greenlets still parked when a thread ends are left as they are (their destructors do not
+//! run), as a process leaves its threads at exit.
 
 #![deny(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]

@@ -444,9 +444,31 @@ fn switch_to_hub(task: &Rc<Task>) {
 
 fn raise(i: Interrupt) -> ! {
     match i {
-        Interrupt::Kill => panic::resume_unwind(Box::new(GreenletExit)),
-        Interrupt::Timeout(e) => panic::resume_unwind(Box::new(e)),
+        Interrupt::Kill => unwind_current(Box::new(GreenletExit), "killed"),
+        Interrupt::Timeout(e) => {
+            let what = format!("interrupted by a Timeout ({e})");
+            unwind_current(Box::new(e), &what)
+        }
     }
+}
+
+/// Unwinds the current greenlet with `payload` (a kill or a timeout); `what` says which, for
+/// the message a program built with `panic = "abort"` gets instead of a silent abort.
+#[cold]
+pub(crate) fn unwind_current(payload: Box<dyn Any + Send>, what: &str) -> ! {
+    if cfg!(panic = "abort") {
+        let who = try_current().map_or_else(|| "a greenlet".to_string(), |t| t.label());
+        let msg = format!(
+            "greenwood: {who} was {what}, which unwinds its stack (its destructors run), but \
+             this program is built with panic = \"abort\", where unwinding aborts the \
+             process. Kill and Timeout need panic = \"unwind\", Rust's default: remove \
+             `panic = \"abort\"` from the [profile] sections of Cargo.toml. Aborting now.\n"
+        );
+        use std::io::Write;
+        let _ = std::io::stderr().write_all(msg.as_bytes());
+        std::process::abort();
+    }
+    panic::resume_unwind(payload)
 }
 
 fn loop_exit_error(task: &Task, what: Option<&WaitOn>) -> LoopExit {

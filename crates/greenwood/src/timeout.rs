@@ -22,6 +22,10 @@ use crate::timer::TimerKey;
 /// (reported like a panic), and unwinds the main greenlet like an uncaught panic. Nested
 /// timeouts each catch only their own.
 ///
+/// A timeout unwinds, so it needs `panic = "unwind"` (Rust's default): in a program built
+/// with `panic = "abort"`, a timeout that fires aborts the process, with a message that says
+/// so (see the crate page).
+///
 /// # Examples
 ///
 /// ```
