@@ -263,6 +263,27 @@ impl fmt::Display for GreenletError {
     }
 }
 
+/// Two errors are equal when they say the same: kind, greenlet, spawn site, message and
+/// panic location (a captured backtrace is not compared).
+///
+/// ```
+/// # greenwood::set_failure_handler(Some(Box::new(|_| {})));
+/// let g = greenwood::spawn(|| -> u8 { panic!("bad input") });
+/// assert_eq!(g.get(), g.get());
+/// assert_ne!(g.get(), Ok(1));
+/// ```
+impl PartialEq for GreenletError {
+    fn eq(&self, other: &GreenletError) -> bool {
+        self.kind == other.kind
+            && self.greenlet == other.greenlet
+            && self.site == other.site
+            && self.message == other.message
+            && self.panic_location() == other.panic_location()
+    }
+}
+
+impl Eq for GreenletError {}
+
 impl Error for GreenletError {}
 
 /// The message of a panic payload.

@@ -492,6 +492,9 @@ impl<T: 'static> Greenlet<T> {
     }
 
     /// Waits for the greenlet to finish and returns a copy of its value, or why there is none.
+    /// Repeatable, as gevent's `get()`: every call returns the same. A value that cannot be
+    /// copied (an `io::Result`, a socket) comes out with [`take`](Greenlet::take), which works
+    /// for any type.
     ///
     /// # Errors
     ///
@@ -515,7 +518,8 @@ impl<T: 'static> Greenlet<T> {
     }
 
     /// Waits for the greenlet to finish and moves its value out; later calls return an error
-    /// of kind `Taken`.
+    /// of kind `Taken`. This is `std::thread::JoinHandle::join` (and awaiting tokio's
+    /// `JoinHandle`): it works for a value of any type, `Clone` or not.
     ///
     /// # Errors
     ///
@@ -527,7 +531,13 @@ impl<T: 'static> Greenlet<T> {
     /// let g = greenwood::spawn(|| vec![1u8; 1024]);
     /// assert_eq!(g.take().unwrap().len(), 1024);
     /// assert_eq!(g.take().unwrap_err().kind(), greenwood::ErrorKind::Taken);
+    ///
+    /// // An io::Result is not Clone: take it.
+    /// let read = greenwood::spawn(|| std::fs::read("/nonexistent/photo.jpg"));
+    /// let err = read.take().unwrap().unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
     /// ```
+    #[doc(alias = "join")]
     pub fn take(&self) -> Result<T, GreenletError> {
         self.join();
         let mut outcome = self.task.outcome.borrow_mut();

@@ -296,3 +296,26 @@ fn spawn_takes_a_closure_larger_than_one_kib() {
     assert_eq!(c.get().unwrap(), 2);
     assert_eq!(d.get().unwrap(), 5);
 }
+
+#[test]
+fn a_greenlet_returning_an_io_result_hands_it_over_with_take() {
+    // Regression: a value that is not Clone (io::Result) had no way out but take(), which the
+    // docs did not point to; get() needs Clone.
+    let g = spawn(|| -> std::io::Result<Vec<u8>> {
+        Err(std::io::Error::new(std::io::ErrorKind::NotFound, "no photo"))
+    });
+    let r = g.take().expect("the greenlet finished");
+    assert_eq!(r.unwrap_err().kind(), std::io::ErrorKind::NotFound);
+    assert_eq!(g.take().unwrap_err().kind(), ErrorKind::Taken);
+}
+
+#[test]
+fn greenlet_errors_compare_equal_when_they_say_the_same() {
+    let _failures = capture_failures();
+    let g = spawn(|| -> u8 { panic!("bad input") });
+    let (a, b) = (g.get(), g.get());
+    assert_eq!(a, b);
+    assert_ne!(a, Ok(1));
+    let other = spawn(|| -> u8 { panic!("bad input") });
+    assert_ne!(g.get(), other.get(), "another greenlet, another error");
+}
