@@ -126,6 +126,8 @@ struct Inner {
     stack_size: usize,
     /// What a framework on top keeps per greenlet (see [`Greenlet::set_data`]).
     data: Cell<Option<Rc<dyn Any>>>,
+    /// Live handles that [`getcurrent`] made for this greenlet while it ran (see `own`).
+    own_handles: Cell<usize>,
 }
 
 /// A greenlet: a function running on its own stack that can [`switch`](Greenlet::switch) to
@@ -172,9 +174,24 @@ struct Inner {
 ///
 /// GR1.with(|g| g.switch(()));
 /// ```
-#[derive(Clone)]
 pub struct Greenlet {
     inner: Rc<Inner>,
+    /// Made by [`getcurrent`] for the greenlet it names. Such handles do not keep a suspended
+    /// greenlet alive on their own: a greenlet that suspends with one on its own stack (the
+    /// temporary in `getcurrent().parent().unwrap().switch(())`) would otherwise hold itself
+    /// forever, and with no garbage collector to find the cycle it would never be unwound.
+    /// Clones are ordinary handles.
+    own: bool,
+}
+
+impl Clone for Greenlet {
+    #[inline]
+    fn clone(&self) -> Greenlet {
+        Greenlet {
+            inner: self.inner.clone(),
+            own: false,
+        }
+    }
 }
 
 /// A per-thread function called on every switch with the greenlet leaving and the greenlet
@@ -261,6 +278,7 @@ fn handle(ptr: *const Inner) -> Greenlet {
         Rc::increment_strong_count(ptr);
         Greenlet {
             inner: Rc::from_raw(ptr),
+            own: false,
         }
     }
 }
@@ -269,7 +287,7 @@ fn handle(ptr: *const Inner) -> Greenlet {
 fn borrowed<R>(ptr: *const Inner, f: impl FnOnce(&Greenlet) -> R) -> R {
     // SAFETY: as in `handle`; `ManuallyDrop` never gives back the count it did not take.
     let inner = unsafe { Rc::from_raw(ptr) };
-    let g = std::mem::ManuallyDrop::new(Greenlet { inner });
+    let g = std::mem::ManuallyDrop::new(Greenlet { inner, own: false });
     f(&g)
 }
 
@@ -285,7 +303,9 @@ impl ThreadState {
                 id: next_id(),
                 stack_size: 0,
                 data: Cell::new(None),
+                own_handles: Cell::new(0),
             }),
+            own: false,
         };
         FAST.with(|f| f.current.set(Rc::as_ptr(&main.inner)));
         ThreadState {
@@ -722,10 +742,17 @@ impl Greenlet {
                 .unwrap_or(false);
         if alive {
             // Bring control back here once it has unwound.
-            drop(self.inner.parent.replace(Some(getcurrent())));
+            let parent = self.inner.parent.replace(Some(handle(current_ptr())));
             if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| self.throw())) {
                 let msg = panic_message(&*p);
                 eprintln!("greenlet: {self} panicked while being unwound on drop: {msg}");
+            }
+            if self.inner.state.get() == State::Active {
+                // It caught the GreenletExit and suspended again: the killer was its parent
+                // only for the kill.
+                drop(self.inner.parent.replace(parent));
+            } else {
+                drop(parent);
             }
         }
         if Rc::strong_count(&self.inner) == 1 && self.inner.state.get() == State::Active {
@@ -755,8 +782,17 @@ fn panic_message(p: &(dyn Any + Send)) -> &str {
 }
 
 impl Drop for Greenlet {
+    #[inline]
     fn drop(&mut self) {
-        if Rc::strong_count(&self.inner) == 1 && self.inner.state.get() == State::Active {
+        if self.own {
+            self.inner.own_handles.set(self.inner.own_handles.get() - 1);
+        }
+        if self.inner.state.get() != State::Active {
+            return;
+        }
+        let others = Rc::strong_count(&self.inner) - 1;
+        // The last handle, or the last one that is not the greenlet's own (see `own`).
+        if others == 0 || (!self.own && others == self.inner.own_handles.get()) {
             self.last_handle_dropped();
         }
     }
@@ -797,6 +833,13 @@ impl fmt::Debug for Greenlet {
 
 /// The greenlet running now. On a thread that never switched, its main greenlet.
 ///
+/// The handle returned does not keep the greenlet alive by itself: once every other handle to
+/// a suspended greenlet is gone, it is unwound even if it holds handles from `getcurrent` to
+/// itself (on its stack, say, as the temporary in `getcurrent().parent().unwrap().switch(())`
+/// is until the switch returns). Python's greenlet leaves that cycle to its garbage
+/// collector; Rust has none. To keep a greenlet alive from somewhere, store a clone: clones
+/// are ordinary handles.
+///
 /// # Examples
 ///
 /// ```
@@ -806,7 +849,10 @@ impl fmt::Debug for Greenlet {
 /// assert_eq!(g.switch(()).downcast::<bool>().unwrap(), false);
 /// ```
 pub fn getcurrent() -> Greenlet {
-    handle(current_ptr())
+    let mut g = handle(current_ptr());
+    g.own = true;
+    g.inner.own_handles.set(g.inner.own_handles.get() + 1);
+    g
 }
 
 /// What is attached to the running greenlet with [`Greenlet::set_data`], without creating a
@@ -966,7 +1012,9 @@ impl Builder {
                 id,
                 stack_size: size,
                 data: Cell::new(None),
+                own_handles: Cell::new(0),
             }),
+            own: false,
         })
     }
 }

@@ -212,3 +212,91 @@ fn suspended_greenlets_left_at_thread_exit_do_not_crash_it() {
     .join()
     .unwrap();
 }
+
+#[test]
+fn a_suspended_greenlet_holding_a_handle_to_itself_is_still_unwound_when_dropped() {
+    // Regression (greenlet's test_cycle_in_suspended_frame): the temporary `getcurrent()`
+    // lives across the switch, so the greenlet held itself and dropping every other handle
+    // never unwound it: destructors never ran, the stack was never freed, nothing was said.
+    let drops = counter();
+    let guard = CallOnDrop(drops.clone());
+    let g = Greenlet::new(move |_| {
+        let _held = guard;
+        getcurrent().parent().unwrap().switch(());
+        unreachable!("resumed only by the unwind");
+    });
+    g.switch(());
+    assert!(g.is_active());
+    drop(g);
+    assert_eq!(drops.get(), 1, "unwound, its destructors ran");
+
+    // Several own handles, named ones included, do not keep it alive either.
+    let drops = counter();
+    let guard = CallOnDrop(drops.clone());
+    let g = Greenlet::new(move |_| {
+        let _held = guard;
+        let me = getcurrent();
+        let again = getcurrent();
+        me.parent().unwrap().switch(());
+        drop(again);
+        unreachable!("resumed only by the unwind");
+    });
+    g.switch(());
+    drop(g);
+    assert_eq!(drops.get(), 1);
+}
+
+#[test]
+fn a_clone_of_getcurrent_keeps_a_suspended_greenlet_alive() {
+    let kept: Rc<RefCell<Option<Greenlet>>> = Rc::new(RefCell::new(None));
+    let k = kept.clone();
+    let drops = counter();
+    let guard = CallOnDrop(drops.clone());
+    let g = Greenlet::new(move |_| {
+        let _held = guard;
+        *k.borrow_mut() = Some(getcurrent().clone());
+        getcurrent().parent().unwrap().switch(());
+        "resumed"
+    });
+    g.switch(());
+    drop(g);
+    assert_eq!(drops.get(), 0, "the stored clone keeps it");
+    let g = kept.borrow_mut().take().unwrap();
+    assert_eq!(g.switch(()).downcast::<&str>().unwrap(), "resumed");
+    assert_eq!(drops.get(), 1);
+}
+
+#[test]
+fn the_parent_is_restored_after_a_greenlet_survives_a_kill_on_drop() {
+    // Regression (greenlet's test_parent_restored_on_kill): the greenlet that dropped the
+    // last handle became the parent for the kill, and stayed the parent for good.
+    let hub = Greenlet::new(|_| ());
+    let main = getcurrent();
+    let seen: Rc<RefCell<Vec<Greenlet>>> = Rc::new(RefCell::new(Vec::new()));
+    let s = seen.clone();
+    let h = hub.clone();
+    let g = Greenlet::builder()
+        .parent(&hub)
+        .build(move |_| {
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                h.switch(());
+            }));
+            let exit = r.unwrap_err();
+            assert!(exit.is::<GreenletExit>());
+            let me = getcurrent();
+            s.borrow_mut().push(me.parent().unwrap());
+            s.borrow_mut().push(me.clone());
+            h.switch(());
+        })
+        .unwrap();
+    g.switch(());
+    drop(g);
+    let seen = std::mem::take(&mut *seen.borrow_mut());
+    assert_eq!(seen.len(), 2, "it caught the GreenletExit");
+    assert_eq!(seen[0], main, "during the kill, the killer is its parent");
+    assert_eq!(
+        seen[1].parent().unwrap(),
+        hub,
+        "afterwards, its own parent again"
+    );
+}

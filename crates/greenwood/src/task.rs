@@ -432,7 +432,9 @@ fn yield_inner(task: &Rc<Task>, raise_pending: bool) {
 fn switch_to_hub(task: &Rc<Task>) {
     let raw = task.kind == Kind::Raw;
     if raw {
-        task.glet.set(Some(greenlet::getcurrent()));
+        // A clone: `getcurrent`'s own handle would not keep the parked greenlet alive.
+        #[allow(clippy::redundant_clone)]
+        task.glet.set(Some(greenlet::getcurrent().clone()));
     }
     let next = hub::next_to_run();
     next.switch(());

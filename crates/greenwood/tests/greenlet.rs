@@ -302,7 +302,10 @@ fn a_greenlet_returning_an_io_result_hands_it_over_with_take() {
     // Regression: a value that is not Clone (io::Result) had no way out but take(), which the
     // docs did not point to; get() needs Clone.
     let g = spawn(|| -> std::io::Result<Vec<u8>> {
-        Err(std::io::Error::new(std::io::ErrorKind::NotFound, "no photo"))
+        Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no photo",
+        ))
     });
     let r = g.take().expect("the greenlet finished");
     assert_eq!(r.unwrap_err().kind(), std::io::ErrorKind::NotFound);
