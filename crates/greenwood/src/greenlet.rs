@@ -375,8 +375,14 @@ fn finish(task: &Rc<Task>, outcome: Outcome) {
 }
 
 fn run_links(task: &Task) {
-    let links = std::mem::take(&mut *task.links.borrow_mut());
-    for (_, f) in links {
+    // One at a time, in the order they were added: a link that unlinks a later one (or the
+    // greenlet's owner doing so meanwhile) keeps it from running.
+    loop {
+        let next = {
+            let mut links = task.links.borrow_mut();
+            (!links.is_empty()).then(|| links.remove(0))
+        };
+        let Some((_, f)) = next else { break };
         if let Err(p) = panic::catch_unwind(AssertUnwindSafe(f)) {
             eprintln!(
                 "greenwood: a link callback of {} panicked{}",

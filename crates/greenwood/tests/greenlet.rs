@@ -322,3 +322,25 @@ fn greenlet_errors_compare_equal_when_they_say_the_same() {
     let other = spawn(|| -> u8 { panic!("bad input") });
     assert_ne!(g.get(), other.get(), "another greenlet, another error");
 }
+
+#[test]
+fn a_link_unlinked_by_an_earlier_link_of_the_same_notification_does_not_run() {
+    // Regression (gevent's test_multiple_listeners_error_unlink): all links were taken at
+    // once, so unlinking one from inside an earlier callback had no effect.
+    let log = Log::new();
+    let g = spawn(|| ());
+    let second: std::rc::Rc<std::cell::Cell<Option<greenwood::LinkId>>> = Default::default();
+    let s = second.clone();
+    let l = log.clone();
+    g.link(move |g| {
+        l.push("first");
+        assert!(g.unlink(s.get().unwrap()), "the second had not run yet");
+    });
+    let l = log.clone();
+    second.set(Some(g.link(move |_| l.push("second"))));
+    let l = log.clone();
+    g.link(move |_| l.push("third"));
+    g.join();
+    greenwood::sleep(Duration::ZERO);
+    assert_eq!(log.get(), ["first", "third"]);
+}
