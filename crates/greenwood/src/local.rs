@@ -79,7 +79,16 @@ impl<T: 'static> LocalKey<T> {
     pub fn with<R>(&'static self, f: impl FnOnce(&T) -> R) -> R {
         let task = task::current();
         let key = self.key();
-        let value = take_value(&task, key).unwrap_or_else(|| Box::new((self.__init)()));
+        let value = match take_value(&task, key) {
+            Some(v) => v,
+            None => {
+                // If the initialiser panics, the marker goes: the next access tries again.
+                let marker = Marker { task: &task, key };
+                let v: Box<dyn Any> = Box::new((self.__init)());
+                std::mem::forget(marker);
+                v
+            }
+        };
         // Put the value back however `f` ends, panics included.
         let lent = Lent {
             task: &task,
@@ -154,6 +163,23 @@ impl Drop for Lent<'_> {
     fn drop(&mut self) {
         if let Some(v) = self.value.take() {
             put_value(self.task, self.key, v);
+        }
+    }
+}
+
+/// The "in use" marker of a value being initialised; dropped only if the initialiser panics.
+struct Marker<'a> {
+    task: &'a Task,
+    key: usize,
+}
+
+impl Drop for Marker<'_> {
+    fn drop(&mut self) {
+        let mut locals = self.task.locals.borrow_mut();
+        if let Some(locals) = locals.as_mut() {
+            if matches!(locals.values.get(&self.key), Some(None)) {
+                locals.values.remove(&self.key);
+            }
         }
     }
 }

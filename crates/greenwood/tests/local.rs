@@ -66,3 +66,33 @@ fn using_a_key_inside_its_own_with_is_refused_and_a_panic_keeps_the_value() {
     assert!(panic_text(&*r.unwrap_err()).contains("already in use"));
     assert_eq!(ID.with(|id| id.get()), 5, "the value survived the panic");
 }
+
+thread_local! {
+    static INIT_CALLS: Cell<u32> = const { Cell::new(0) };
+}
+
+fn flaky_init() -> u32 {
+    let n = INIT_CALLS.with(|c| {
+        c.set(c.get() + 1);
+        c.get()
+    });
+    if n == 1 {
+        panic!("the first initialisation fails");
+    }
+    n * 10
+}
+
+greenwood::greenlet_local! {
+    static FLAKY: u32 = flaky_init();
+}
+
+#[test]
+fn a_local_whose_initialiser_panicked_retries_it_on_the_next_access() {
+    // Regression (gevent's test__local.py): the "in use" marker stayed after the panic, and
+    // every later access panicked with "used while already in use".
+    let first = catch_unwind(AssertUnwindSafe(|| FLAKY.get()));
+    assert_eq!(panic_text(&*first.unwrap_err()), "the first initialisation fails");
+    assert_eq!(FLAKY.get(), 20, "the second access ran the initialiser again");
+    assert_eq!(FLAKY.get(), 20, "and kept its value");
+    assert_eq!(INIT_CALLS.with(Cell::get), 2);
+}
