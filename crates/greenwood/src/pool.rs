@@ -89,8 +89,11 @@ impl Group {
     /// assert!(!group.contains(&g));
     /// ```
     pub fn contains<T: 'static>(&self, g: &Greenlet<T>) -> bool {
+        self.contains_id(g.id())
+    }
+
+    fn contains_id(&self, id: u64) -> bool {
         self.prune();
-        let id = g.id();
         self.members.borrow().iter().any(|m| m.id() == id)
     }
 
@@ -390,6 +393,10 @@ impl Pool {
 
     /// Runs `f` in the pool and waits for its result (gevent's `apply`).
     ///
+    /// Called from a member of this pool while the pool is full, it runs `f` in place, as
+    /// gevent does: waiting for a slot would wait for the one the caller holds. `f` is then
+    /// part of the caller's greenlet, so its panic is the caller's.
+    ///
     /// # Errors
     ///
     /// The greenlet's failure (panic, kill, timeout).
@@ -405,6 +412,9 @@ impl Pool {
         F: FnOnce() -> T + 'static,
         T: 'static,
     {
+        if self.full() && self.group.contains_id(crate::getcurrent().id()) {
+            return Ok(f());
+        }
         self.spawn(f).take()
     }
 

@@ -150,3 +150,29 @@ fn a_group_tracks_joins_and_kills_its_members() {
     outside.kill();
     group.join();
 }
+
+#[test]
+fn apply_from_a_member_of_a_full_pool_runs_in_place_instead_of_deadlocking() {
+    // Regression (gevent's test__pool.py test_reentrant): the inner apply waited for the slot
+    // its own caller held (LoopExit, or a hang with other work pending).
+    let pool = Rc::new(Pool::new(1));
+    let p = pool.clone();
+    let outer = pool.apply(move || {
+        let me = greenwood::getcurrent().id();
+        let inner = p.apply(|| greenwood::getcurrent().id()).unwrap();
+        (me, inner)
+    });
+    let (me, inner) = outer.unwrap();
+    assert_eq!(me, inner, "the inner function ran in the caller's greenlet");
+
+    // With a free slot, a member's apply still runs in a greenlet of its own.
+    let pool = Rc::new(Pool::new(2));
+    let p = pool.clone();
+    let (me, inner) = pool
+        .apply(move || {
+            let me = greenwood::getcurrent().id();
+            (me, p.apply(|| greenwood::getcurrent().id()).unwrap())
+        })
+        .unwrap();
+    assert_ne!(me, inner);
+}
