@@ -91,8 +91,15 @@ fn a_local_whose_initialiser_panicked_retries_it_on_the_next_access() {
     // Regression (gevent's test__local.py): the "in use" marker stayed after the panic, and
     // every later access panicked with "used while already in use".
     let first = catch_unwind(AssertUnwindSafe(|| FLAKY.get()));
-    assert_eq!(panic_text(&*first.unwrap_err()), "the first initialisation fails");
-    assert_eq!(FLAKY.get(), 20, "the second access ran the initialiser again");
+    assert_eq!(
+        panic_text(&*first.unwrap_err()),
+        "the first initialisation fails"
+    );
+    assert_eq!(
+        FLAKY.get(),
+        20,
+        "the second access ran the initialiser again"
+    );
     assert_eq!(FLAKY.get(), 20, "and kept its value");
     assert_eq!(INIT_CALLS.with(Cell::get), 2);
 }

@@ -284,6 +284,15 @@ impl Blocking {
         self.reg.close();
     }
 
+    /// `sock`, unless [`close`](Blocking::close) was called: then the error every later
+    /// operation gets (what `close(2)` would leave behind, minus the fd number's reuse).
+    pub(crate) fn open<'a, S>(&self, sock: &'a S) -> io::Result<&'a S> {
+        if self.reg.is_closed() {
+            return Err(self.reg.closed_error());
+        }
+        Ok(sock)
+    }
+
     /// Runs `op`, parking on `WouldBlock` unless in non-blocking mode.
     pub(crate) fn op<R>(
         &self,
@@ -316,6 +325,7 @@ impl Blocking {
     }
 
     pub(crate) fn set_timeout(&self, d: Direction, timeout: Option<Duration>) -> io::Result<()> {
+        self.open(&())?;
         if timeout == Some(Duration::ZERO) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -330,10 +340,12 @@ impl Blocking {
     }
 
     pub(crate) fn get_timeout(&self, d: Direction) -> io::Result<Option<Duration>> {
+        self.open(&())?;
         Ok(self.timeout(d))
     }
 
     pub(crate) fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.open(&())?;
         self.nonblocking.set(nonblocking);
         Ok(())
     }

@@ -165,6 +165,7 @@ impl TcpStream {
     /// ```
     pub fn into_std(self) -> io::Result<std::net::TcpStream> {
         let TcpStream { io, sock } = self;
+        io.open(&())?;
         drop(io);
         sock.set_nonblocking(false)?;
         Ok(sock)
@@ -216,7 +217,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.sock.shutdown(how)
+        self.io.open(&self.sock)?.shutdown(how)
     }
 
     /// Closes this handle now, as gevent's `close()` on a socket another greenlet is using:
@@ -262,7 +263,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn try_clone(&self) -> io::Result<TcpStream> {
-        let sock = self.sock.try_clone()?;
+        let sock = self.io.open(&self.sock)?.try_clone()?;
         let io = Blocking::new(sock.as_raw_fd())?.with_settings_of(&self.io);
         Ok(TcpStream { io, sock })
     }
@@ -283,7 +284,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        self.sock.set_nodelay(nodelay)
+        self.io.open(&self.sock)?.set_nodelay(nodelay)
     }
 
     /// Whether `TCP_NODELAY` is set.
@@ -301,7 +302,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn nodelay(&self) -> io::Result<bool> {
-        self.sock.nodelay()
+        self.io.open(&self.sock)?.nodelay()
     }
 
     /// Bounds each read (a `WouldBlock` error once it expires, as std's); `None` for none. The
@@ -418,7 +419,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.sock.local_addr()
+        self.io.open(&self.sock)?.local_addr()
     }
 
     /// The peer's address.
@@ -436,7 +437,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.sock.peer_addr()
+        self.io.open(&self.sock)?.peer_addr()
     }
 
     /// Sets `IP_TTL`.
@@ -455,7 +456,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.sock.set_ttl(ttl)
+        self.io.open(&self.sock)?.set_ttl(ttl)
     }
 
     /// `IP_TTL`.
@@ -473,7 +474,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn ttl(&self) -> io::Result<u32> {
-        self.sock.ttl()
+        self.io.open(&self.sock)?.ttl()
     }
 
     /// Takes the socket's pending error (`SO_ERROR`).
@@ -491,7 +492,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.sock.take_error()
+        self.io.open(&self.sock)?.take_error()
     }
 }
 
@@ -608,6 +609,7 @@ impl TcpListener {
     /// ```
     pub fn into_std(self) -> io::Result<std::net::TcpListener> {
         let TcpListener { io, sock } = self;
+        io.open(&())?;
         drop(io);
         sock.set_nonblocking(false)?;
         Ok(sock)
@@ -672,7 +674,7 @@ impl TcpListener {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.sock.local_addr()
+        self.io.open(&self.sock)?.local_addr()
     }
 
     /// Closes this handle now, as [`TcpStream::close`](crate::net::TcpStream::close) does:
@@ -711,7 +713,7 @@ impl TcpListener {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn try_clone(&self) -> io::Result<TcpListener> {
-        let sock = self.sock.try_clone()?;
+        let sock = self.io.open(&self.sock)?.try_clone()?;
         let io = Blocking::new(sock.as_raw_fd())?.with_settings_of(&self.io);
         Ok(TcpListener { io, sock })
     }
@@ -731,7 +733,7 @@ impl TcpListener {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.sock.set_ttl(ttl)
+        self.io.open(&self.sock)?.set_ttl(ttl)
     }
 
     /// `IP_TTL`.
@@ -748,7 +750,7 @@ impl TcpListener {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn ttl(&self) -> io::Result<u32> {
-        self.sock.ttl()
+        self.io.open(&self.sock)?.ttl()
     }
 
     /// Takes the socket's pending error (`SO_ERROR`).
@@ -765,7 +767,7 @@ impl TcpListener {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.sock.take_error()
+        self.io.open(&self.sock)?.take_error()
     }
 }
 

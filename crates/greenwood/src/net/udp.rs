@@ -97,6 +97,7 @@ impl UdpSocket {
     /// ```
     pub fn into_std(self) -> io::Result<std::net::UdpSocket> {
         let UdpSocket { io, sock } = self;
+        io.open(&())?;
         drop(io);
         sock.set_nonblocking(false)?;
         Ok(sock)
@@ -180,7 +181,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
-        each_addr(&addr, |a| self.sock.connect(a))
+        each_addr(&addr, |a| self.io.open(&self.sock)?.connect(a))
     }
 
     /// Sends a datagram to the connected peer.
@@ -346,7 +347,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.sock.local_addr()
+        self.io.open(&self.sock)?.local_addr()
     }
 
     /// The connected peer's address.
@@ -363,7 +364,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.sock.peer_addr()
+        self.io.open(&self.sock)?.peer_addr()
     }
 
     /// Closes this handle now, as [`TcpStream::close`](crate::net::TcpStream::close) does:
@@ -403,7 +404,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn try_clone(&self) -> io::Result<UdpSocket> {
-        let sock = self.sock.try_clone()?;
+        let sock = self.io.open(&self.sock)?.try_clone()?;
         let io = Blocking::new(sock.as_raw_fd())?.with_settings_of(&self.io);
         Ok(UdpSocket { io, sock })
     }
@@ -423,7 +424,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
-        self.sock.set_broadcast(on)
+        self.io.open(&self.sock)?.set_broadcast(on)
     }
 
     /// `SO_BROADCAST`.
@@ -440,7 +441,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn broadcast(&self) -> io::Result<bool> {
-        self.sock.broadcast()
+        self.io.open(&self.sock)?.broadcast()
     }
 
     /// Sets `IP_TTL`.
@@ -458,7 +459,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.sock.set_ttl(ttl)
+        self.io.open(&self.sock)?.set_ttl(ttl)
     }
 
     /// `IP_TTL`.
@@ -475,7 +476,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn ttl(&self) -> io::Result<u32> {
-        self.sock.ttl()
+        self.io.open(&self.sock)?.ttl()
     }
 
     /// Joins an IPv4 multicast group.
@@ -494,7 +495,9 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn join_multicast_v4(&self, group: &Ipv4Addr, interface: &Ipv4Addr) -> io::Result<()> {
-        self.sock.join_multicast_v4(group, interface)
+        self.io
+            .open(&self.sock)?
+            .join_multicast_v4(group, interface)
     }
 
     /// Leaves an IPv4 multicast group.
@@ -513,7 +516,9 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn leave_multicast_v4(&self, group: &Ipv4Addr, interface: &Ipv4Addr) -> io::Result<()> {
-        self.sock.leave_multicast_v4(group, interface)
+        self.io
+            .open(&self.sock)?
+            .leave_multicast_v4(group, interface)
     }
 
     /// Joins an IPv6 multicast group.
@@ -531,7 +536,9 @@ impl UdpSocket {
     /// }
     /// ```
     pub fn join_multicast_v6(&self, group: &Ipv6Addr, interface: u32) -> io::Result<()> {
-        self.sock.join_multicast_v6(group, interface)
+        self.io
+            .open(&self.sock)?
+            .join_multicast_v6(group, interface)
     }
 
     /// Takes the socket's pending error (`SO_ERROR`).
@@ -548,7 +555,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.sock.take_error()
+        self.io.open(&self.sock)?.take_error()
     }
 }
 

@@ -131,6 +131,7 @@ impl UnixStream {
     /// ```
     pub fn into_std(self) -> io::Result<std::os::unix::net::UnixStream> {
         let UnixStream { io, sock } = self;
+        io.open(&())?;
         drop(io);
         sock.set_nonblocking(false)?;
         Ok(sock)
@@ -153,7 +154,7 @@ impl UnixStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.sock.shutdown(how)
+        self.io.open(&self.sock)?.shutdown(how)
     }
 
     /// Closes this handle now, as [`TcpStream::close`](crate::net::TcpStream::close) does:
@@ -194,7 +195,7 @@ impl UnixStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn try_clone(&self) -> io::Result<UnixStream> {
-        let sock = self.sock.try_clone()?;
+        let sock = self.io.open(&self.sock)?.try_clone()?;
         let io = Blocking::new(sock.as_raw_fd())?.with_settings_of(&self.io);
         Ok(UnixStream { io, sock })
     }
@@ -270,7 +271,7 @@ impl UnixStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.sock.local_addr()
+        self.io.open(&self.sock)?.local_addr()
     }
 
     /// The peer's address.
@@ -287,7 +288,7 @@ impl UnixStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.sock.peer_addr()
+        self.io.open(&self.sock)?.peer_addr()
     }
 
     /// Takes the socket's pending error (`SO_ERROR`).
@@ -304,7 +305,7 @@ impl UnixStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.sock.take_error()
+        self.io.open(&self.sock)?.take_error()
     }
 }
 
@@ -456,7 +457,7 @@ impl UnixListener {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.sock.local_addr()
+        self.io.open(&self.sock)?.local_addr()
     }
 }
 
@@ -660,7 +661,7 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn connect<P: AsRef<Path>>(&self, path: P) -> io::Result<()> {
-        self.sock.connect(path)
+        self.io.open(&self.sock)?.connect(path)
     }
 
     /// Bounds each receive (a `WouldBlock` error once it expires); `None` for none.
@@ -734,7 +735,7 @@ impl UnixDatagram {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.sock.local_addr()
+        self.io.open(&self.sock)?.local_addr()
     }
 }
 
