@@ -745,7 +745,9 @@ impl Greenlet {
             let parent = self.inner.parent.replace(Some(handle(current_ptr())));
             if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| self.throw())) {
                 let msg = panic_message(&*p);
-                eprintln!("greenlet: {self} panicked while being unwound on drop: {msg}");
+                warn(&format!(
+                    "{self} panicked while being unwound on drop: {msg}"
+                ));
             }
             if self.inner.state.get() == State::Active {
                 // It caught the GreenletExit and suspended again: the killer was its parent
@@ -759,15 +761,45 @@ impl Greenlet {
             // The thread is exiting (no switch is possible any more) or the greenlet caught its
             // GreenletExit and suspended again. Its stack can't be freed under live frames.
             if alive {
-                eprintln!(
-                    "greenlet: {self} survived GreenletExit while being dropped; \
-                     leaking its stack ({} KiB)",
+                warn(&format!(
+                    "{self} survived GreenletExit while being dropped; leaking its stack ({} KiB)",
                     self.inner.stack_size / 1024
-                );
+                ));
             }
             // SAFETY: last handle; nothing else uses the coroutine.
             std::mem::forget(unsafe { (*self.inner.coro.get()).take() });
         }
+    }
+}
+
+/// A handler for the greenlet crate's warnings; see [`set_warning_handler`].
+pub type WarningHandler = Box<dyn Fn(&str) + Send + Sync>;
+
+type SharedWarningHandler = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
+static WARNINGS: std::sync::RwLock<Option<SharedWarningHandler>> = std::sync::RwLock::new(None);
+
+/// Sends the crate's warnings (a greenlet that panicked or survived while being unwound on
+/// drop) to `handler`, for the whole process, instead of one `greenlet: MESSAGE` line on
+/// stderr; `None` restores that default. greenwood routes them into its own reports.
+///
+/// # Examples
+///
+/// ```
+/// greenlet::set_warning_handler(Some(Box::new(|msg| eprintln!("[greenlet] {msg}"))));
+/// greenlet::set_warning_handler(None);
+/// ```
+pub fn set_warning_handler(handler: Option<WarningHandler>) {
+    let handler = handler.map(SharedWarningHandler::from);
+    *WARNINGS.write().unwrap_or_else(|e| e.into_inner()) = handler;
+}
+
+fn warn(msg: &str) {
+    // Cloned out of the lock: the handler may set another one.
+    let handler = WARNINGS.read().unwrap_or_else(|e| e.into_inner()).clone();
+    match handler {
+        Some(h) => h(msg),
+        None => eprintln!("greenlet: {msg}"),
     }
 }
 

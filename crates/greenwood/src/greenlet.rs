@@ -384,10 +384,13 @@ fn run_links(task: &Task) {
         };
         let Some((_, f)) = next else { break };
         if let Err(p) = panic::catch_unwind(AssertUnwindSafe(f)) {
-            eprintln!(
-                "greenwood: a link callback of {} panicked{}",
-                task.label(),
-                crate::report::caught(&*p)
+            crate::report::emit(
+                crate::report::ReportKind::CallbackPanicked,
+                format!(
+                    "a link callback of {} panicked{}",
+                    task.label(),
+                    crate::report::caught(&*p)
+                ),
             );
         }
     }

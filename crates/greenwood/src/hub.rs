@@ -98,6 +98,7 @@ use slab::Slab;
 use crate::error::{panic_message, GreenletError};
 use crate::io::Source;
 pub use crate::remote::{HubGone, HubHandle};
+use crate::report::{self, ReportKind};
 use crate::task::{self, Interrupt, Kind, Park, Task, WaitOn, Waker};
 use crate::timer::{TimerKey, Wheel};
 
@@ -501,10 +502,13 @@ impl Drop for HubInner {
             let Some(g) = g else { continue };
             if g.is_active() && g.set_parent(&here).is_ok() {
                 if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| g.throw())) {
-                    eprintln!(
-                        "greenwood: {} panicked while being unwound at thread exit: {}",
-                        t.label(),
-                        panic_message(&*p)
+                    report::emit(
+                        ReportKind::UnwindFailed,
+                        format!(
+                            "{} panicked while being unwound at thread exit: {}",
+                            t.label(),
+                            panic_message(&*p)
+                        ),
                     );
                 }
             }
@@ -535,9 +539,9 @@ fn run(weak: Weak<HubInner>) {
                 let r = panic::catch_unwind(AssertUnwindSafe(f));
                 catching(false);
                 if let Err(p) = r {
-                    eprintln!(
-                        "greenwood: a callback run by the hub panicked{}",
-                        crate::report::caught(&*p)
+                    report::emit(
+                        ReportKind::CallbackPanicked,
+                        format!("a callback run by the hub panicked{}", report::caught(&*p)),
                     );
                 }
             }
@@ -661,13 +665,13 @@ pub(crate) fn report_failure(err: &GreenletError) {
     try_with(|hub| handler = hub.failure_handler.borrow().clone());
     match handler {
         Some(h) => h(err),
-        None => match err.backtrace() {
-            Some(bt) => eprintln!(
-                "greenwood: {err}\nstack backtrace:\n{}",
-                crate::report::render_backtrace(bt)
-            ),
-            None => eprintln!("greenwood: {err}"),
-        },
+        None => {
+            let message = match err.backtrace() {
+                Some(bt) => format!("{err}\nstack backtrace:\n{}", report::render_backtrace(bt)),
+                None => err.to_string(),
+            };
+            report::emit(ReportKind::GreenletFailed, message);
+        }
     }
 }
 

@@ -74,7 +74,7 @@ pub mod net;
 pub mod pool;
 pub mod queue;
 mod remote;
-mod report;
+pub mod report;
 pub mod server;
 pub mod signal;
 mod task;

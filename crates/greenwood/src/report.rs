@@ -1,14 +1,18 @@
-//! One report per greenlet panic, in greenwood's words.
+//! What greenwood has to say: [`Report`]s of things that went wrong where no caller can be
+//! told (a greenlet that failed with nobody joining it, a callback that panicked, an accept
+//! loop backing off), sent to the handler set with [`set_handler`], else to `tracing` or
+//! `log` when those features are on, else one line on stderr.
+//!
+//! # One report per greenlet panic
 //!
 //! Rust's panic hook prints every panic as `thread 'main' panicked at ...`: for a greenlet that
-//! names the wrong thing (the OS thread, not the greenlet), and greenwood then prints its own
-//! report when the greenlet ends, so every panic was told twice. Instead, the first hub of the
+//! names the wrong thing (the OS thread, not the greenlet), and greenwood then reports the
+//! failure when the greenlet ends, so every panic was told twice. Instead, the first hub of the
 //! process installs a hook that wraps the one in place:
 //!
 //! - a panic that greenwood itself will catch and report (in a spawned greenlet's function, or
 //!   in a callback the hub runs) only records where it happened and, when `RUST_BACKTRACE`
-//!   asks for one, a backtrace; the report that follows (the failure handler's, or one line on
-//!   stderr) carries both;
+//!   asks for one, a backtrace; the report that follows carries both;
 //! - every other panic (the main greenlet's, a plain thread's) goes to the previous hook.
 //!
 //! A hook the program installed before the first hub started keeps seeing greenlet panics
@@ -16,14 +20,14 @@
 //! hook is set, is left out for them. A hook installed after the hub replaces greenwood's, as
 //! `set_hook` always does; greenwood's report then still follows.
 //!
-//! A panic that a greenlet catches itself (`catch_unwind`) is not printed, as an exception a
+//! A panic that a greenlet catches itself (`catch_unwind`) is not reported, as an exception a
 //! Python greenlet catches is not: nothing failed.
 
 use std::any::Any;
 use std::backtrace::Backtrace;
 use std::fmt;
 use std::panic::{self, PanicHookInfo};
-use std::sync::{Arc, Once};
+use std::sync::{Arc, Once, RwLock};
 
 use crate::error::panic_message;
 use crate::task;
@@ -43,10 +47,101 @@ impl fmt::Debug for PanicReport {
     }
 }
 
-/// Installs the hook, once per process.
+/// What a report is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReportKind {
+    /// A greenlet panicked or timed out, and this thread has no failure handler
+    /// ([`set_failure_handler`](crate::set_failure_handler) takes those first).
+    GreenletFailed,
+    /// A callback the hub ran (a link, [`Hub::run_callback`](crate::hub::Hub::run_callback))
+    /// panicked; the hub carries on.
+    CallbackPanicked,
+    /// A greenlet unwound at thread exit (or dropped while suspended) panicked again, or
+    /// caught its `GreenletExit` and could not be unwound.
+    UnwindFailed,
+    /// A server's accept or receive failed for a reason that is not the peer's; it backs
+    /// off and retries.
+    ServerError,
+}
+
+/// One thing greenwood reports: what it is about, and the message (without the `greenwood: `
+/// prefix that stderr gets).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Report {
+    /// What it is about.
+    pub kind: ReportKind,
+    /// The message: what happened, and what to do when there is something to do.
+    pub message: String,
+}
+
+/// A handler for [`Report`]s; see [`set_handler`].
+pub type ReportHandler = Box<dyn Fn(&Report) + Send + Sync>;
+
+type SharedHandler = Arc<dyn Fn(&Report) + Send + Sync>;
+
+static HANDLER: RwLock<Option<SharedHandler>> = RwLock::new(None);
+
+/// Sends greenwood's reports to `handler`, for every thread of the process; `None` restores
+/// the default: `tracing` events (target `greenwood`) with the `tracing` feature, else `log`
+/// records with the `log` feature, else one line on stderr per report. Failed greenlets go to
+/// a thread's [`failure handler`](crate::set_failure_handler) first, when it has one.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use greenwood::report::{Report, ReportKind};
+///
+/// let seen = Arc::new(Mutex::new(Vec::new()));
+/// let s = seen.clone();
+/// greenwood::report::set_handler(Some(Box::new(move |r: &Report| {
+///     s.lock().unwrap().push((r.kind, r.message.clone()));
+/// })));
+/// let g = greenwood::spawn(|| ());
+/// g.link(|_| panic!("a bug in a link"));
+/// g.join();
+/// greenwood::sleep(std::time::Duration::ZERO); // links run on the hub
+/// greenwood::report::set_handler(None);
+/// let seen = seen.lock().unwrap();
+/// assert_eq!(seen[0].0, ReportKind::CallbackPanicked);
+/// assert!(seen[0].1.contains(": a bug in a link"));
+/// ```
+pub fn set_handler(handler: Option<ReportHandler>) {
+    let handler = handler.map(SharedHandler::from);
+    *HANDLER.write().unwrap_or_else(|e| e.into_inner()) = handler;
+}
+
+/// Reports `message`: to the handler, `tracing`, `log` or stderr (see [`set_handler`]).
+pub(crate) fn emit(kind: ReportKind, message: String) {
+    let handler = HANDLER.read().unwrap_or_else(|e| e.into_inner()).clone();
+    if let Some(h) = handler {
+        h(&Report { kind, message });
+        return;
+    }
+    #[cfg(feature = "tracing")]
+    {
+        tracing::error!(target: "greenwood", kind = ?kind, "{message}");
+    }
+    #[cfg(all(feature = "log", not(feature = "tracing")))]
+    {
+        log::error!(target: "greenwood", "{message}");
+    }
+    #[cfg(not(any(feature = "log", feature = "tracing")))]
+    {
+        let _ = kind;
+        eprintln!("greenwood: {message}");
+    }
+}
+
+/// Installs the panic hook and routes the greenlet crate's warnings here, once per process.
 pub(crate) fn install_panic_hook() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
+        greenlet::set_warning_handler(Some(Box::new(|msg| {
+            emit(ReportKind::UnwindFailed, msg.to_string())
+        })));
         let previous = panic::take_hook();
         // No custom hook is set now, so this is std's default one. Boxes of the same function
         // item share their (dangling) data pointer and their vtable; a custom hook differs in

@@ -11,6 +11,7 @@ use std::time::Duration;
 use crate::greenlet::Greenlet;
 use crate::net::{TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
 use crate::pool::{Group, Pool};
+use crate::report::{self, ReportKind};
 
 type Handler = Rc<dyn Fn(TcpStream, SocketAddr)>;
 
@@ -370,7 +371,10 @@ fn accept_loop(inner: &Rc<Inner>, listener: &TcpListener) {
             Err(e) => {
                 if !reported {
                     reported = true;
-                    eprintln!("greenwood: StreamServer: {}", describe_accept_error(&e));
+                    report::emit(
+                        ReportKind::ServerError,
+                        format!("StreamServer: {}", describe_accept_error(&e)),
+                    );
                 }
                 crate::sleep(backoff);
                 backoff = (backoff * 2).min(BACKOFF_MAX);
@@ -646,7 +650,10 @@ fn receive_loop(inner: &Rc<DatagramInner>, socket: Rc<UdpSocket>) {
             // An ICMP error for an earlier send (port unreachable) surfaces here: not ours.
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {}
             Err(e) => {
-                eprintln!("greenwood: DatagramServer: receive failed: {e}; retrying in 100 ms");
+                report::emit(
+                    ReportKind::ServerError,
+                    format!("DatagramServer: receive failed: {e}; retrying in 100 ms"),
+                );
                 crate::sleep(Duration::from_millis(100));
             }
         }

@@ -202,3 +202,53 @@ fn a_failure_handler_is_per_thread_and_can_be_removed() {
     assert!(failures.get().is_empty());
     greenwood::set_failure_handler(None);
 }
+
+#[test]
+fn reports_go_to_the_handler_set_for_the_process_not_to_stderr() {
+    // Regression: library code printed with bare eprintln!, which a program could not catch,
+    // route or silence.
+    use greenwood::report::{Report, ReportKind};
+    use std::sync::{Arc, Mutex};
+    if util::child_case().is_some() {
+        let seen: Arc<Mutex<Vec<ReportKind>>> = Arc::default();
+        let s = seen.clone();
+        greenwood::report::set_handler(Some(Box::new(move |r: &Report| {
+            s.lock().unwrap().push(r.kind);
+        })));
+        // A failure with no failure handler on this thread.
+        spawn(|| -> () { panic!("unjoined") }).join();
+        // A link that panics.
+        let g = spawn(|| ());
+        g.link(|_| panic!("link bug"));
+        g.join();
+        greenwood::sleep(Duration::ZERO);
+        // A suspended raw greenlet that survives its unwinding (the greenlet crate's warning).
+        let main = greenlet::getcurrent();
+        let stubborn = greenlet::Greenlet::new(move |_| {
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| main.switch(())));
+            main.switch(());
+        });
+        stubborn.switch(());
+        drop(stubborn);
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(
+            seen,
+            [
+                ReportKind::GreenletFailed,
+                ReportKind::CallbackPanicked,
+                ReportKind::UnwindFailed
+            ]
+        );
+        return;
+    }
+    let out = util::run_child(
+        "reports_go_to_the_handler_set_for_the_process_not_to_stderr",
+        "x",
+    );
+    let err = util::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        !err.contains("greenwood:") && !err.contains("greenlet:"),
+        "{err}"
+    );
+}
