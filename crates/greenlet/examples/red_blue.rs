@@ -1,4 +1,4 @@
-//! The seed's greenlet demo: two greenlets hand control to each other with `switch()`.
+//! The red/blue greenlet demo: two greenlets hand control to each other with `switch()`.
 //!
 //! ```text
 //! $ cargo run --example red_blue

@@ -149,7 +149,7 @@ struct Inner {
 ///
 /// # Examples
 ///
-/// The seed's red/blue demo, with the two greenlets in thread-locals as Python keeps them in
+/// The red/blue demo, with the two greenlets in thread-locals as Python keeps them in
 /// module globals:
 ///
 /// ```

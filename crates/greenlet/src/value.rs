@@ -1,7 +1,7 @@
 //! What a switch carries: [`Value`].
 //!
 //! Python's greenlet passes any object through `switch()`. The Rust equivalent that keeps the
-//! seed's code short is a dynamically typed value: `g.switch(42)` on one side,
+//! code ported from Python short is a dynamically typed value: `g.switch(42)` on one side,
 //! `v.downcast::<i32>()` on the other, and `g.switch(())` costs nothing (no allocation).
 //!
 //! Typed layers above (greenwood's hub, `Greenlet<T>`, queues) do not need downcasts: they

@@ -1,4 +1,4 @@
-//! The seed's downloader: fetch a photo for each of N users, one greenlet per user, with a
+//! The classic downloader: fetch a photo for each of N users, one greenlet per user, with a
 //! timeout per download and a failure that does not take the others down. `sleep` stands in
 //! for the network, so the example needs no server (greenwood-compare will do it for real).
 //!

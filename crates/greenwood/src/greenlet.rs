@@ -67,7 +67,7 @@ pub struct AnyGreenlet {
 ///
 /// # Examples
 ///
-/// The seed's downloader shape, with `sleep` standing in for the network:
+/// The classic downloader's shape, with `sleep` standing in for the network:
 ///
 /// ```
 /// use std::time::Duration;

@@ -1,7 +1,7 @@
 //! gevent for Rust: green threads ("greenlets") that look like ordinary blocking code and
 //! scale like an event loop. No `async`, no `.await`, no runtime object, no entry-point macro.
 //!
-//! The seed's downloader, with `sleep` standing in for the network:
+//! The classic downloader, with `sleep` standing in for the network:
 //!
 //! ```
 //! use std::time::{Duration, Instant};
@@ -43,11 +43,13 @@
 //! - [`signal`]: Unix signals as events a greenlet waits for (`Signals`, `signal_handler`).
 //! - [`wait_read`] and [`wait_write`] park a greenlet until a raw file descriptor is ready,
 //!   on the hub's epoll (through mio); the `net` types use the same readiness layer.
+//! - [`report`]: where greenwood's own messages go (a handler, `log`, `tracing` or stderr).
 //! - [`hub`]: the per-thread event loop everything runs on, its one blocking primitive
 //!   ([`hub::Waiter`]), and the design (in its source).
 //!
 //! Greenlets belong to the thread that spawned them (`!Send`); each thread that uses greenwood
-//! gets its own hub, lazily.
+//! gets its own hub, lazily. Linux only: greenlet stacks use Linux's guard pages and overflow
+//! handling, and sockets its `epoll` (through mio) and `accept4`.
 //!
 //! # `panic = "abort"`
 //!
@@ -94,9 +96,10 @@ pub use crate::wait::{
     iwait, joinall, killall, killall_timeout, wait, wait_count, Iwait, JoinAll, Waitable,
 };
 
-/// Sets this thread's handler for greenlets that fail (panic, or an uncaught [`Timeout`]); the
-/// default prints one line to stderr: `greenwood: greenlet 'NAME' (spawned at FILE:LINE:COL)
-/// panicked: MESSAGE`. Killed greenlets are not failures. `None` restores the default.
+/// Sets this thread's handler for greenlets that fail (panic, or an uncaught [`Timeout`]); by
+/// default a failure becomes a [`report`] (one line on stderr unless a report handler, `log`
+/// or `tracing` takes it): `greenwood: greenlet 'NAME' (spawned at FILE:LINE:COL) panicked at
+/// FILE:LINE:COL: MESSAGE`. Killed greenlets are not failures. `None` restores the default.
 ///
 /// A greenlet's panic is reported once, here, not also by Rust's default panic hook (which
 /// would name the OS thread): the report says which greenlet it was, where it was spawned,
