@@ -10,8 +10,15 @@ use std::time::Duration;
 
 use crate::report::{location_suffix, PanicReport};
 
-/// A [`Timeout`](crate::Timeout) fired: what [`with_timeout`](crate::with_timeout) returns, and
-/// the payload a greenlet unwinds with when an uncaught `Timeout` interrupts it.
+/// Time ran out: the error of every greenwood call that waits at most some time
+/// (`wait_timeout`, `join_timeout`, `acquire_timeout`, `get_timeout`, ...), as std's
+/// `recv_timeout` returns `Err(RecvTimeoutError::Timeout)`; what
+/// [`with_timeout`](crate::with_timeout) returns when its [`Timeout`](crate::Timeout) fires;
+/// and the payload a greenlet unwinds with when an uncaught `Timeout` interrupts it.
+///
+/// The one convention: a call with a time limit returns `Result<T, E>` where `T` is what the
+/// call without the limit returns and `E` is `Elapsed`, or the call's own error type with a
+/// variant for the timeout (a queue's `GetError::Empty`, I/O's `ErrorKind::TimedOut`).
 ///
 /// # Examples
 ///
@@ -47,7 +54,7 @@ impl Elapsed {
         self.duration
     }
 
-    /// Where the timeout was set.
+    /// Where the timeout was set (for a call with a time limit, where it was called).
     ///
     /// # Examples
     ///
@@ -63,11 +70,38 @@ impl Elapsed {
     }
 }
 
+impl Elapsed {
+    /// The error of a call with a time limit, made at the caller's location.
+    #[track_caller]
+    pub(crate) fn waiting(duration: Duration) -> Elapsed {
+        Elapsed {
+            id: 0,
+            duration,
+            site: Location::caller(),
+        }
+    }
+
+    /// `Ok(())` if `done`, else the error of a call with a time limit.
+    #[track_caller]
+    pub(crate) fn check(done: bool, duration: Duration) -> Result<(), Elapsed> {
+        if done {
+            Ok(())
+        } else {
+            Err(Elapsed::waiting(duration))
+        }
+    }
+}
+
 impl fmt::Display for Elapsed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = if self.id == 0 {
+            "waited at"
+        } else {
+            "timeout set at"
+        };
         write!(
             f,
-            "timed out after {:?} (timeout set at {})",
+            "timed out after {:?} ({what} {})",
             self.duration, self.site
         )
     }

@@ -7,6 +7,7 @@ use std::panic::Location;
 use std::rc::Rc;
 use std::time::Duration;
 
+use crate::error::Elapsed;
 use crate::task::WaitOn;
 use crate::wait::{private, Waitable};
 use crate::waitlist::{wait_on, WaitList};
@@ -139,16 +140,23 @@ impl Event {
         self.wait_until(None);
     }
 
-    /// Waits at most `timeout` for the flag; returns whether it was set (or a `set` woke us).
+    /// Waits at most `timeout` for the flag (or a `set` that woke us).
+    ///
+    /// # Errors
+    ///
+    /// [`Elapsed`] if it was not set in time.
     ///
     /// # Examples
     ///
     /// ```
     /// let e = greenwood::event::Event::new();
-    /// assert!(!e.wait_timeout(std::time::Duration::from_millis(1)));
+    /// assert!(e.wait_timeout(std::time::Duration::from_millis(1)).is_err());
+    /// e.set();
+    /// assert_eq!(e.wait_timeout(std::time::Duration::from_millis(1)), Ok(()));
     /// ```
-    pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        self.wait_until(Some(timeout))
+    #[track_caller]
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<(), Elapsed> {
+        Elapsed::check(self.wait_until(Some(timeout)), timeout)
     }
 
     fn wait_until(&self, timeout: Option<Duration>) -> bool {
@@ -354,19 +362,24 @@ impl<T, E> AsyncResult<T, E> {
         }
     }
 
-    /// Waits at most `timeout`; returns whether it is set.
+    /// Waits at most `timeout` for it to be set.
+    ///
+    /// # Errors
+    ///
+    /// [`Elapsed`] if it was not set in time.
     ///
     /// # Examples
     ///
     /// ```
     /// let r: greenwood::event::AsyncResult<u32> = greenwood::event::AsyncResult::new();
-    /// assert!(!r.wait_timeout(std::time::Duration::from_millis(1)));
+    /// assert!(r.wait_timeout(std::time::Duration::from_millis(1)).is_err());
     /// ```
-    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+    #[track_caller]
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<(), Elapsed> {
         if !self.ready() {
             wait_on(&self.inner.waiters, self.what(), Some(timeout));
         }
-        self.ready()
+        Elapsed::check(self.ready(), timeout)
     }
 
     fn what(&self) -> WaitOn {
@@ -397,21 +410,28 @@ impl<T, E> AsyncResult<T, E> {
         self.peek().expect("set")
     }
 
-    /// Waits at most `timeout`; the value or the error if it was set by then.
+    /// Waits at most `timeout`; a copy of the value or the error it was set to.
+    ///
+    /// # Errors
+    ///
+    /// [`Elapsed`] if it was not set in time.
     ///
     /// # Examples
     ///
     /// ```
     /// let r: greenwood::event::AsyncResult<u32> = greenwood::event::AsyncResult::new();
-    /// assert_eq!(r.get_timeout(std::time::Duration::from_millis(1)), None);
+    /// assert!(r.get_timeout(std::time::Duration::from_millis(1)).is_err());
+    /// r.set(7).unwrap();
+    /// assert_eq!(r.get_timeout(std::time::Duration::from_millis(1)), Ok(Ok(7)));
     /// ```
-    pub fn get_timeout(&self, timeout: Duration) -> Option<Result<T, E>>
+    #[track_caller]
+    pub fn get_timeout(&self, timeout: Duration) -> Result<Result<T, E>, Elapsed>
     where
         T: Clone,
         E: Clone,
     {
-        self.wait_timeout(timeout);
-        self.peek()
+        self.wait_timeout(timeout)?;
+        Ok(self.peek().expect("set"))
     }
 
     /// The value or the error if it is set, without waiting.

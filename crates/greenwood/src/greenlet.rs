@@ -485,7 +485,11 @@ impl<T: 'static> Greenlet<T> {
         join(&self.task, None);
     }
 
-    /// Waits at most `timeout` for the greenlet to finish; true if it has.
+    /// Waits at most `timeout` for the greenlet to finish.
+    ///
+    /// # Errors
+    ///
+    /// [`Elapsed`] if it has not finished by then.
     ///
     /// # Examples
     ///
@@ -493,11 +497,12 @@ impl<T: 'static> Greenlet<T> {
     /// use std::time::Duration;
     ///
     /// let g = greenwood::spawn(|| greenwood::sleep(Duration::from_secs(10)));
-    /// assert!(!g.join_timeout(Duration::from_millis(5)));
+    /// assert!(g.join_timeout(Duration::from_millis(5)).is_err());
     /// g.kill();
     /// ```
-    pub fn join_timeout(&self, timeout: Duration) -> bool {
-        join(&self.task, Some(timeout))
+    #[track_caller]
+    pub fn join_timeout(&self, timeout: Duration) -> Result<(), Elapsed> {
+        Elapsed::check(join(&self.task, Some(timeout)), timeout)
     }
 
     /// Waits for the greenlet to finish and returns a copy of its value, or why there is none.
@@ -640,16 +645,21 @@ impl<T: 'static> Greenlet<T> {
         kill(&self.task, None);
     }
 
-    /// Kills the greenlet and waits at most `timeout` for it to die; true if it did.
+    /// Kills the greenlet and waits at most `timeout` for it to die.
+    ///
+    /// # Errors
+    ///
+    /// [`Elapsed`] if it is still alive by then (it refuses to die: it blocks while unwinding).
     ///
     /// # Examples
     ///
     /// ```
     /// let g = greenwood::spawn(|| greenwood::sleep(std::time::Duration::from_secs(60)));
-    /// assert!(g.kill_timeout(std::time::Duration::from_secs(1)));
+    /// assert!(g.kill_timeout(std::time::Duration::from_secs(1)).is_ok());
     /// ```
-    pub fn kill_timeout(&self, timeout: Duration) -> bool {
-        kill(&self.task, Some(timeout))
+    #[track_caller]
+    pub fn kill_timeout(&self, timeout: Duration) -> Result<(), Elapsed> {
+        Elapsed::check(kill(&self.task, Some(timeout)), timeout)
     }
 
     /// Kills the greenlet without waiting for it to die.
@@ -964,11 +974,12 @@ impl AnyGreenlet {
     ///
     /// ```
     /// let g = greenwood::spawn(|| greenwood::sleep(std::time::Duration::from_secs(60))).as_any();
-    /// assert!(!g.join_timeout(std::time::Duration::from_millis(1)));
+    /// assert!(g.join_timeout(std::time::Duration::from_millis(1)).is_err());
     /// g.kill();
     /// ```
-    pub fn join_timeout(&self, timeout: Duration) -> bool {
-        join(&self.task, Some(timeout))
+    #[track_caller]
+    pub fn join_timeout(&self, timeout: Duration) -> Result<(), Elapsed> {
+        Elapsed::check(join(&self.task, Some(timeout)), timeout)
     }
 
     /// As [`Greenlet::kill`].
@@ -994,10 +1005,11 @@ impl AnyGreenlet {
     ///
     /// ```
     /// let g = greenwood::spawn(|| greenwood::sleep(std::time::Duration::from_secs(60))).as_any();
-    /// assert!(g.kill_timeout(std::time::Duration::from_secs(1)));
+    /// assert!(g.kill_timeout(std::time::Duration::from_secs(1)).is_ok());
     /// ```
-    pub fn kill_timeout(&self, timeout: Duration) -> bool {
-        kill(&self.task, Some(timeout))
+    #[track_caller]
+    pub fn kill_timeout(&self, timeout: Duration) -> Result<(), Elapsed> {
+        Elapsed::check(kill(&self.task, Some(timeout)), timeout)
     }
 
     /// As [`Greenlet::kill_nowait`].

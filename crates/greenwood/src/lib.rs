@@ -51,6 +51,17 @@
 //! gets its own hub, lazily. Linux only: greenlet stacks use Linux's guard pages and overflow
 //! handling, and sockets its `epoll` (through mio) and `accept4`.
 //!
+//! # Time limits
+//!
+//! Every call that waits at most some time follows one convention, std's `recv_timeout`:
+//! it returns `Result<T, E>`, where `T` is what the call without a limit returns and `E` says
+//! that time ran out: [`Elapsed`] (`Event::wait_timeout`, `Greenlet::join_timeout`,
+//! `Semaphore::acquire_timeout`, `AsyncResult::get_timeout`, `Pool::join_timeout`,
+//! [`killall_timeout`], [`with_timeout`], ...), or the call's own error type where it has one
+//! with a timeout case (a queue's `GetError::Empty` and `PutError::Full`, I/O's
+//! `ErrorKind::TimedOut` for sockets and `Signals::wait_timeout`). The one exception is
+//! `ThreadResult::join_timeout`, which consumes its handle and so hands it back on timeout.
+//!
 //! # `panic = "abort"`
 //!
 //! Killing a greenlet and a [`Timeout`] interrupt it by unwinding its stack from where it is

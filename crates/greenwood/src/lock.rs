@@ -11,6 +11,7 @@ use std::panic::Location;
 use std::rc::Rc;
 use std::time::Duration;
 
+use crate::error::Elapsed;
 use crate::handoff::HandOff;
 use crate::task::{self, WaitOn};
 
@@ -223,14 +224,20 @@ impl Semaphore {
 
     /// Takes a permit, waiting at most `timeout`.
     ///
+    /// # Errors
+    ///
+    /// [`Elapsed`] if no permit came in time.
+    ///
     /// # Examples
     ///
     /// ```
     /// let s = greenwood::lock::Semaphore::new(0);
-    /// assert!(s.acquire_timeout(std::time::Duration::from_millis(1)).is_none());
+    /// assert!(s.acquire_timeout(std::time::Duration::from_millis(1)).is_err());
     /// ```
-    pub fn acquire_timeout(&self, timeout: Duration) -> Option<SemaphoreGuard> {
-        self.inner.acquire(Some(timeout)).then(|| self.guard())
+    #[track_caller]
+    pub fn acquire_timeout(&self, timeout: Duration) -> Result<SemaphoreGuard, Elapsed> {
+        Elapsed::check(self.inner.acquire(Some(timeout)), timeout)?;
+        Ok(self.guard())
     }
 
     fn guard(&self) -> SemaphoreGuard {
@@ -371,9 +378,10 @@ impl BoundedSemaphore {
     ///
     /// ```
     /// let s = greenwood::lock::BoundedSemaphore::new(0);
-    /// assert!(s.acquire_timeout(std::time::Duration::from_millis(1)).is_none());
+    /// assert!(s.acquire_timeout(std::time::Duration::from_millis(1)).is_err());
     /// ```
-    pub fn acquire_timeout(&self, timeout: Duration) -> Option<SemaphoreGuard> {
+    #[track_caller]
+    pub fn acquire_timeout(&self, timeout: Duration) -> Result<SemaphoreGuard, Elapsed> {
         self.sem.acquire_timeout(timeout)
     }
 
@@ -512,9 +520,10 @@ impl Lock {
     /// ```
     /// let l = greenwood::lock::Lock::new();
     /// let _held = l.acquire();
-    /// assert!(l.acquire_timeout(std::time::Duration::from_millis(1)).is_none());
+    /// assert!(l.acquire_timeout(std::time::Duration::from_millis(1)).is_err());
     /// ```
-    pub fn acquire_timeout(&self, timeout: Duration) -> Option<SemaphoreGuard> {
+    #[track_caller]
+    pub fn acquire_timeout(&self, timeout: Duration) -> Result<SemaphoreGuard, Elapsed> {
         self.sem.acquire_timeout(timeout)
     }
 

@@ -8,6 +8,7 @@ use std::panic::Location;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use crate::error::Elapsed;
 use crate::error::GreenletError;
 use crate::greenlet::{AnyGreenlet, Builder, Greenlet};
 use crate::lock::{Semaphore, SemaphoreGuard};
@@ -185,7 +186,11 @@ impl Group {
         }
     }
 
-    /// Waits at most `timeout` for every member to finish; true if they did.
+    /// Waits at most `timeout` for every member to finish.
+    ///
+    /// # Errors
+    ///
+    /// [`Elapsed`] if some are still running by then.
     ///
     /// # Examples
     ///
@@ -194,21 +199,22 @@ impl Group {
     ///
     /// let group = greenwood::pool::Group::new();
     /// group.spawn(|| greenwood::sleep(Duration::from_secs(60)));
-    /// assert!(!group.join_timeout(Duration::from_millis(1)));
+    /// assert!(group.join_timeout(Duration::from_millis(1)).is_err());
     /// group.kill();
     /// ```
-    pub fn join_timeout(&self, timeout: Duration) -> bool {
+    #[track_caller]
+    pub fn join_timeout(&self, timeout: Duration) -> Result<(), Elapsed> {
         let deadline = Instant::now().checked_add(timeout);
         while let Some(g) = self.first_live() {
             let left = match deadline {
                 Some(d) => d.saturating_duration_since(Instant::now()),
                 None => Duration::MAX,
             };
-            if left.is_zero() || !g.join_timeout(left) {
-                return self.is_empty();
+            if left.is_zero() || g.join_timeout(left).is_err() {
+                return Elapsed::check(self.is_empty(), timeout);
             }
         }
-        true
+        Ok(())
     }
 
     fn first_live(&self) -> Option<AnyGreenlet> {
@@ -373,22 +379,38 @@ impl Pool {
         self.free_count() == 0
     }
 
-    /// Waits until a slot is free, at most `timeout` (forever if `None`); true if one is.
+    /// Waits until a slot is free.
     ///
     /// # Examples
     ///
     /// ```
     /// let pool = greenwood::pool::Pool::new(1);
     /// pool.spawn(|| greenwood::sleep(std::time::Duration::from_millis(2)));
-    /// assert!(pool.wait_available(None));
+    /// pool.wait_available();
+    /// assert!(!pool.full());
     /// ```
-    pub fn wait_available(&self, timeout: Option<Duration>) -> bool {
-        let slot = match timeout {
-            None => Some(self.slots.acquire()),
-            Some(t) => self.slots.acquire_timeout(t),
-        };
+    pub fn wait_available(&self) {
         // Give the slot back at once (to the next waiter, if any): we only wanted to know.
-        slot.is_some()
+        drop(self.slots.acquire());
+    }
+
+    /// Waits at most `timeout` until a slot is free.
+    ///
+    /// # Errors
+    ///
+    /// [`Elapsed`] if every slot is still taken by then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = greenwood::pool::Pool::new(1);
+    /// pool.spawn(|| greenwood::sleep(std::time::Duration::from_secs(60)));
+    /// assert!(pool.wait_available_timeout(std::time::Duration::from_millis(1)).is_err());
+    /// pool.kill();
+    /// ```
+    #[track_caller]
+    pub fn wait_available_timeout(&self, timeout: Duration) -> Result<(), Elapsed> {
+        self.slots.acquire_timeout(timeout).map(drop)
     }
 
     /// Runs `f` in the pool and waits for its result (gevent's `apply`).
@@ -514,9 +536,10 @@ impl Pool {
     /// ```
     /// let pool = greenwood::pool::Pool::new(1);
     /// pool.spawn(|| ());
-    /// assert!(pool.join_timeout(std::time::Duration::from_secs(1)));
+    /// assert!(pool.join_timeout(std::time::Duration::from_secs(1)).is_ok());
     /// ```
-    pub fn join_timeout(&self, timeout: Duration) -> bool {
+    #[track_caller]
+    pub fn join_timeout(&self, timeout: Duration) -> Result<(), Elapsed> {
         self.group.join_timeout(timeout)
     }
 

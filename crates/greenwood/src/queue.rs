@@ -23,6 +23,7 @@ use std::panic::Location;
 use std::rc::Rc;
 use std::time::Duration;
 
+use crate::error::Elapsed;
 use crate::handoff::HandOff;
 use crate::hub::{self, TimerAction, TimerGuard};
 use crate::task::{self, WaitOn, Waker};
@@ -850,16 +851,21 @@ impl<T> JoinableQueue<T> {
         }
     }
 
-    /// Waits at most `timeout` for every item to be marked done; true if they were.
+    /// Waits at most `timeout` for every item to be marked done.
+    ///
+    /// # Errors
+    ///
+    /// [`Elapsed`] if some are still not done by then.
     ///
     /// # Examples
     ///
     /// ```
     /// let q = greenwood::queue::JoinableQueue::new();
     /// q.put(1).unwrap();
-    /// assert!(!q.join_timeout(std::time::Duration::from_millis(1)));
+    /// assert!(q.join_timeout(std::time::Duration::from_millis(1)).is_err());
     /// ```
-    pub fn join_timeout(&self, timeout: Duration) -> bool {
+    #[track_caller]
+    pub fn join_timeout(&self, timeout: Duration) -> Result<(), Elapsed> {
         let inner = &self.queue.inner;
         if inner.unfinished.get() > 0 {
             wait_on(
@@ -868,7 +874,7 @@ impl<T> JoinableQueue<T> {
                 Some(timeout),
             );
         }
-        inner.unfinished.get() == 0
+        Elapsed::check(inner.unfinished.get() == 0, timeout)
     }
 }
 

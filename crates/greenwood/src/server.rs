@@ -28,7 +28,7 @@ impl Handlers {
     /// With a pool: waits until a handler may start.
     fn wait_for_slot(&self) {
         if let Some(pool) = &self.pool {
-            pool.wait_available(None);
+            pool.wait_available();
         }
     }
 
@@ -71,7 +71,7 @@ impl Handlers {
                 self.group.join();
                 true
             }
-            Some(t) => self.group.join_timeout(t),
+            Some(t) => self.group.join_timeout(t).is_ok(),
         };
         if !done {
             self.group.kill();

@@ -154,11 +154,12 @@ impl Signals {
         }
     }
 
-    /// [`wait`](Signals::wait), for at most `timeout`: `None` if no signal came.
+    /// [`wait`](Signals::wait), for at most `timeout`.
     ///
     /// # Errors
     ///
-    /// As [`wait`](Signals::wait).
+    /// An error of kind `TimedOut` if no signal came by then (as a socket's read timeout
+    /// says), or as [`wait`](Signals::wait).
     ///
     /// # Examples
     ///
@@ -167,11 +168,17 @@ impl Signals {
     /// use greenwood::signal::{Signals, SIGUSR2};
     ///
     /// let signals = Signals::new(&[SIGUSR2])?;
-    /// assert_eq!(signals.wait_timeout(Duration::from_millis(5))?, None);
+    /// let err = signals.wait_timeout(Duration::from_millis(5)).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn wait_timeout(&self, timeout: Duration) -> io::Result<Option<c_int>> {
-        self.wait_inner(Some(timeout))
+    pub fn wait_timeout(&self, timeout: Duration) -> io::Result<c_int> {
+        self.wait_inner(Some(timeout))?.ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("no signal came within {timeout:?}"),
+            )
+        })
     }
 
     /// A signal that arrived and was not yet returned, without waiting.

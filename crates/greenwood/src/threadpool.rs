@@ -358,7 +358,9 @@ impl<T> ThreadResult<T> {
     }
 
     /// Waits at most `timeout` for the job; `Err(self)` gives the handle back if it is not
-    /// done.
+    /// done. (The one exception to greenwood's timeout convention, `Result<T, Elapsed>`: the
+    /// handle is consumed by a join, so a timeout hands it back, as std's
+    /// `SendTimeoutError::Timeout(T)` hands back the value.)
     ///
     /// # Examples
     ///
@@ -381,7 +383,7 @@ impl<T> ThreadResult<T> {
             if left.is_zero() {
                 return Err(self);
             }
-            self.signal.event().wait_timeout(left);
+            let _ = self.signal.event().wait_timeout(left); // loops back to check
             self.signal.event().clear();
         }
     }
@@ -650,7 +652,7 @@ impl<T> Receiver<T> {
             let _hold = self.signal.hold();
             match left {
                 Some(l) => {
-                    self.signal.event().wait_timeout(l);
+                    let _ = self.signal.event().wait_timeout(l); // loops back to check
                 }
                 None => self.signal.event().wait(),
             }

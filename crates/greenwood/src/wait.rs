@@ -3,6 +3,7 @@
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use crate::error::Elapsed;
 use crate::error::GreenletError;
 use crate::greenlet::{AnyGreenlet, Greenlet};
 use crate::hub::{self, TimerAction, TimerGuard};
@@ -417,7 +418,11 @@ pub fn killall<T: 'static>(greenlets: &[Greenlet<T>]) {
     joinall(greenlets);
 }
 
-/// Kills every greenlet and waits at most `timeout` for them to die; true if they all did.
+/// Kills every greenlet and waits at most `timeout` for them to die.
+///
+/// # Errors
+///
+/// [`Elapsed`] if some are still alive by then.
 ///
 /// # Examples
 ///
@@ -425,15 +430,20 @@ pub fn killall<T: 'static>(greenlets: &[Greenlet<T>]) {
 /// use std::time::Duration;
 ///
 /// let gs: Vec<_> = (0..5).map(|_| greenwood::spawn(|| greenwood::sleep(Duration::from_secs(60)))).collect();
-/// assert!(greenwood::killall_timeout(&gs, Duration::from_secs(1)));
+/// assert!(greenwood::killall_timeout(&gs, Duration::from_secs(1)).is_ok());
 /// ```
-pub fn killall_timeout<T: 'static>(greenlets: &[Greenlet<T>], timeout: Duration) -> bool {
+#[track_caller]
+pub fn killall_timeout<T: 'static>(
+    greenlets: &[Greenlet<T>],
+    timeout: Duration,
+) -> Result<(), Elapsed> {
     for g in greenlets {
         g.kill_nowait();
     }
-    JoinAll::new(greenlets)
+    let all = JoinAll::new(greenlets)
         .timeout(timeout)
         .run()
         .map(|done| done.len() == greenlets.len())
-        .unwrap_or(false)
+        .unwrap_or(false);
+    Elapsed::check(all, timeout)
 }

@@ -37,18 +37,18 @@ fn a_waiter_woken_by_set_returns_even_if_the_flag_was_cleared_before_it_ran() {
     greenwood::sleep(Duration::ZERO);
     e.set();
     e.clear();
-    assert!(g.get().unwrap());
+    assert_eq!(g.get().unwrap(), Ok(()));
     // After clear, new waiters block again.
-    assert!(!e.wait_timeout(Duration::from_millis(1)));
+    assert!(e.wait_timeout(Duration::from_millis(1)).is_err());
 }
 
 #[test]
 fn wait_timeout_reports_false_and_leaves_nothing_behind() {
     let e = Event::new();
-    assert!(!e.wait_timeout(Duration::from_millis(2)));
+    assert!(e.wait_timeout(Duration::from_millis(2)).is_err());
     assert_eq!(greenwood::hub::get_hub().pending_timers(), 0);
     e.set();
-    assert!(e.wait_timeout(Duration::from_millis(2)));
+    assert!(e.wait_timeout(Duration::from_millis(2)).is_ok());
 }
 
 #[test]
@@ -138,12 +138,12 @@ fn an_async_result_is_set_once() {
 #[test]
 fn get_timeout_gives_nothing_when_unset_and_honours_kill() {
     let r: AsyncResult<u8> = AsyncResult::new();
-    assert_eq!(r.get_timeout(Duration::from_millis(1)), None);
+    assert!(r.get_timeout(Duration::from_millis(1)).is_err());
     let r2 = r.clone();
     let g = spawn(move || r2.get());
     greenwood::sleep(Duration::ZERO);
     g.kill();
     assert_eq!(g.error().unwrap().kind(), ErrorKind::Killed);
     r.set(4).unwrap();
-    assert_eq!(r.get_timeout(Duration::from_millis(1)), Some(Ok(4)));
+    assert_eq!(r.get_timeout(Duration::from_millis(1)), Ok(Ok(4)));
 }

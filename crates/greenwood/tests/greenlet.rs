@@ -148,7 +148,7 @@ fn kill_timeout_gives_up_on_a_greenlet_that_refuses_to_die() {
         "survived"
     });
     greenwood::sleep(Duration::ZERO);
-    assert!(!g.kill_timeout(Duration::from_millis(5)));
+    assert!(g.kill_timeout(Duration::from_millis(5)).is_err());
     assert_eq!(g.get().unwrap(), "survived");
 }
 
@@ -167,8 +167,8 @@ fn the_main_greenlet_cannot_be_killed_and_nobody_can_join_themselves() {
 #[test]
 fn join_timeout_reports_whether_the_greenlet_finished() {
     let g = spawn(|| greenwood::sleep(Duration::from_millis(30)));
-    assert!(!g.join_timeout(Duration::from_millis(1)));
-    assert!(g.join_timeout(Duration::from_secs(10)));
+    assert!(g.join_timeout(Duration::from_millis(1)).is_err());
+    assert!(g.join_timeout(Duration::from_secs(10)).is_ok());
     assert!(g.successful());
 }
 

@@ -144,7 +144,7 @@ fn a_group_tracks_joins_and_kills_its_members() {
     assert_eq!(group.len(), 2);
     group.discard(&outside);
     assert!(!group.contains(&outside) && group.contains(&inside));
-    assert!(!group.join_timeout(Duration::from_millis(1)));
+    assert!(group.join_timeout(Duration::from_millis(1)).is_err());
     group.kill();
     assert!(inside.dead() && !outside.dead());
     outside.kill();

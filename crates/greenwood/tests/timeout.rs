@@ -150,3 +150,29 @@ fn panics_pass_through_with_timeout_unchanged() {
     let r = catch_unwind(|| with_timeout(LONG, || panic!("not a timeout")));
     assert_eq!(util::panic_text(&*r.unwrap_err()), "not a timeout");
 }
+
+#[test]
+fn every_call_with_a_time_limit_returns_elapsed_naming_where_it_waited() {
+    // Regression: time limits spoke five dialects (bool, Option, Option<Result>, Result and
+    // Result<Result, Self>); now a `Result` whose error says time ran out, and where.
+    let d = Duration::from_millis(1);
+    let e = greenwood::event::Event::new();
+    let r: greenwood::event::AsyncResult<u8> = greenwood::event::AsyncResult::new();
+    let s = greenwood::lock::Semaphore::new(0);
+    let g = greenwood::spawn(|| greenwood::sleep(Duration::from_secs(60)));
+    let line = line!() + 2;
+    let errors: Vec<greenwood::Elapsed> = vec![
+        e.wait_timeout(d).unwrap_err(),
+        r.wait_timeout(d).unwrap_err(),
+        r.get_timeout(d).unwrap_err(),
+        s.acquire_timeout(d).unwrap_err(),
+        g.join_timeout(d).unwrap_err(),
+    ];
+    for (i, err) in errors.iter().enumerate() {
+        assert_eq!(err.duration(), d);
+        assert_eq!(err.location().file(), file!());
+        assert_eq!(err.location().line(), line + i as u32);
+        assert!(err.to_string().starts_with("timed out after 1ms (waited at "), "{err}");
+    }
+    g.kill();
+}
