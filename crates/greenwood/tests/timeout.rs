@@ -172,7 +172,11 @@ fn every_call_with_a_time_limit_returns_elapsed_naming_where_it_waited() {
         assert_eq!(err.duration(), d);
         assert_eq!(err.location().file(), file!());
         assert_eq!(err.location().line(), line + i as u32);
-        assert!(err.to_string().starts_with("timed out after 1ms (waited at "), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("timed out after 1ms (waited at "),
+            "{err}"
+        );
     }
     g.kill();
 }
