@@ -179,6 +179,17 @@ impl IoRegistration {
         self.source.drained(d).get()
     }
 
+    /// Who waits for the source to become readable (for `wait`/`iwait` on sockets).
+    pub(crate) fn readers(&self) -> &WaitList {
+        &self.source.readers
+    }
+
+    /// Whether the last event said readable (or hung up, or closed) and no read since came
+    /// up short: a read may not wait. Can be stale-true until a read meets `WouldBlock`.
+    pub(crate) fn maybe_readable(&self) -> bool {
+        self.source.readable.get() || self.source.closed.get()
+    }
+
     /// Whether [`close`](Self::close) ran.
     pub(crate) fn is_closed(&self) -> bool {
         self.source.closed.get()

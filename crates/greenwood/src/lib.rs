@@ -22,7 +22,8 @@
 //!
 //! - [`spawn`], [`spawn_later`] and [`Builder`] start greenlets; a [`Greenlet<T>`] joins,
 //!   gets the value (or the panic message), kills, and links callbacks.
-//! - [`joinall`], [`JoinAll`], [`killall`], [`wait`], [`wait_count`], [`iwait`] wait on many.
+//! - [`joinall`], [`JoinAll`], [`killall`], [`wait`], [`wait_count`], [`iwait`] wait on many:
+//!   greenlets, events, queues, sockets, signals and thread-pool results, whichever first.
 //! - [`sleep`] (and `sleep(Duration::ZERO)` to yield), [`idle`], [`getcurrent`].
 //! - [`Timeout`] and [`with_timeout`] interrupt any blocking call; [`Elapsed`] says which.
 //! - A greenlet that panics does not take the others down: the panic is reported once, with

@@ -27,6 +27,7 @@ use crate::error::Elapsed;
 use crate::handoff::HandOff;
 use crate::hub::{self, TimerAction, TimerGuard};
 use crate::task::{self, WaitOn, Waker};
+use crate::wait::Waitable;
 use crate::waitlist::{wait_on, WaitList};
 
 /// How a queue orders its items. Sealed: [`Fifo`], [`Lifo`] and [`Priority`].
@@ -211,6 +212,8 @@ struct Inner<T, S> {
     /// For `JoinableQueue`: items put and not yet marked done, and who waits for none.
     unfinished: Cell<usize>,
     joiners: WaitList,
+    /// `wait`/`iwait` callers watching for an item to get (see the `Waitable` impl).
+    watchers: WaitList,
     kind: &'static str,
     site: &'static Location<'static>,
 }
@@ -302,6 +305,7 @@ impl<T, S: Store<T>> Queue<T, S> {
                 shut_down: Cell::new(false),
                 unfinished: Cell::new(0),
                 joiners: WaitList::new(),
+                watchers: WaitList::new(),
                 kind,
                 site,
             }),
@@ -380,6 +384,7 @@ impl<T, S: Store<T>> Queue<T, S> {
         if self.has_room() {
             inner.items.borrow_mut().push(item);
             inner.unfinished.set(inner.unfinished.get() + 1);
+            inner.watchers.notify_all();
             return Ok(());
         }
         if timeout == Some(Duration::ZERO) {
@@ -396,6 +401,8 @@ impl<T, S: Store<T>> Queue<T, S> {
             popped: Cell::new(false),
         });
         inner.putters.borrow_mut().push_back(slot.clone());
+        // A get can take the parked item now (a rendezvous queue has nothing else).
+        inner.watchers.notify_all();
         let _leave = LeavePutters {
             putters: &inner.putters,
             slot: &slot,
@@ -607,6 +614,7 @@ impl<T, S: Store<T>> Queue<T, S> {
             slot.popped.set(true);
             slot.waker.wake();
         }
+        inner.watchers.notify_all();
     }
 
     /// Whether [`shutdown`](Queue::shutdown) was called.
@@ -637,6 +645,45 @@ impl<T, S: Store<T>> Queue<T, S> {
     /// ```
     pub fn iter(&self) -> Iter<'_, T, S> {
         Iter { queue: self }
+    }
+}
+
+impl<T, S: Store<T>> crate::wait::private::Sealed for Queue<T, S> {
+    fn wait_list(&self) -> &WaitList {
+        &self.inner.watchers
+    }
+
+    fn still_ready(&self) -> bool {
+        self.is_ready()
+    }
+}
+
+/// A queue is ready for [`wait`](crate::wait) and [`iwait`](crate::iwait) when a `get` would
+/// not wait: it holds an item (or a putter waits with one), or it was shut down. Items are
+/// handed to greenlets parked in `get` first, so a queue whose items all go to waiting
+/// getters never looks ready to a watcher.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use greenwood::Waitable;
+///
+/// let jobs = greenwood::queue::Queue::new();
+/// let stop = greenwood::event::Event::new();
+/// let j = jobs.clone();
+/// greenwood::spawn_later(Duration::from_millis(2), move || j.put("job").unwrap());
+/// // Whichever comes first: a job, or the stop event.
+/// let first = greenwood::wait_count(&[&jobs as &dyn Waitable, &stop], 1, None);
+/// assert_eq!(first, [0]);
+/// assert_eq!(jobs.get_nowait(), Ok("job"));
+/// ```
+impl<T, S: Store<T>> Waitable for Queue<T, S> {
+    fn is_ready(&self) -> bool {
+        let inner = &self.inner;
+        inner.items.borrow().len() > 0
+            || !inner.putters.borrow().is_empty()
+            || inner.shut_down.get()
     }
 }
 
@@ -1060,3 +1107,27 @@ ordered_queue!(
     "PriorityQueue",
     Ord
 );
+
+macro_rules! waitable_by_its_queue {
+    ($t:ident) => {
+        impl<T> crate::wait::private::Sealed for $t<T> {
+            fn wait_list(&self) -> &WaitList {
+                self.queue.wait_list()
+            }
+
+            fn still_ready(&self) -> bool {
+                self.queue.is_ready()
+            }
+        }
+
+        /// Ready when its queue is (see `Queue`'s [`Waitable`] impl).
+        impl<T> Waitable for $t<T> {
+            fn is_ready(&self) -> bool {
+                self.queue.is_ready()
+            }
+        }
+    };
+}
+
+waitable_by_its_queue!(JoinableQueue);
+waitable_by_its_queue!(Channel);

@@ -235,6 +235,26 @@ impl Signals {
     }
 }
 
+impl crate::wait::private::Sealed for Signals {
+    fn wait_list(&self) -> &crate::waitlist::WaitList {
+        self.reg.readers()
+    }
+
+    fn still_ready(&self) -> bool {
+        crate::wait::Waitable::is_ready(self)
+    }
+}
+
+/// Ready when one of its signals arrived and was not yet returned by
+/// [`wait`](Signals::wait) or [`pending`](Signals::pending).
+impl crate::wait::Waitable for Signals {
+    fn is_ready(&self) -> bool {
+        self.wanted
+            .iter()
+            .any(|(_, flag)| flag.load(Ordering::SeqCst))
+    }
+}
+
 impl Drop for Signals {
     fn drop(&mut self) {
         for id in self.actions.drain(..) {

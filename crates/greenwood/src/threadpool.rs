@@ -330,6 +330,23 @@ pub struct ThreadResult<T> {
     signal: Signal,
 }
 
+impl<T> crate::wait::private::Sealed for ThreadResult<T> {
+    fn wait_list(&self) -> &crate::waitlist::WaitList {
+        crate::wait::private::Sealed::wait_list(self.signal.event())
+    }
+
+    fn still_ready(&self) -> bool {
+        self.ready()
+    }
+}
+
+/// Ready when the job has finished.
+impl<T> crate::wait::Waitable for ThreadResult<T> {
+    fn is_ready(&self) -> bool {
+        self.ready()
+    }
+}
+
 impl<T> ThreadResult<T> {
     /// Waits for the job to finish and returns its value.
     ///

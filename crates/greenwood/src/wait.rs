@@ -10,8 +10,12 @@ use crate::hub::{self, TimerAction, TimerGuard};
 use crate::task::{self, WaitOn};
 use crate::waitlist::{Collector, Notify, WaitList};
 
-/// Something a greenlet can wait on with [`wait`] and [`iwait`]: greenlets, and the events
-/// of [`event`](crate) built on the hub. Sealed: only greenwood's types implement it.
+/// Something a greenlet can wait on with [`wait`] and [`iwait`], so that one greenlet waits
+/// for whichever of several comes first: greenlets (finished), [`Event`](crate::event::Event)
+/// and [`AsyncResult`](crate::event::AsyncResult) (set), queues (an item to get, or shut
+/// down), sockets (readable: data, end of file or an error to read; listeners: a connection
+/// to accept), [`Signals`](crate::signal::Signals) (a signal arrived) and thread-pool
+/// results (the job finished). Sealed: only greenwood's types implement it.
 ///
 /// # Examples
 ///
@@ -33,6 +37,14 @@ pub(crate) mod private {
     pub trait Sealed {
         #[doc(hidden)]
         fn wait_list(&self) -> &crate::waitlist::WaitList;
+
+        /// Whether a notification still means ready when the waiter gets to run. Levels (a
+        /// queue's item, a socket's data, a pending signal) can be taken by someone else
+        /// meanwhile; ends and events count as they were notified.
+        #[doc(hidden)]
+        fn still_ready(&self) -> bool {
+            true
+        }
     }
 }
 
@@ -63,6 +75,10 @@ impl Waitable for AnyGreenlet {
 impl<W: Waitable + ?Sized> private::Sealed for &W {
     fn wait_list(&self) -> &WaitList {
         (**self).wait_list()
+    }
+
+    fn still_ready(&self) -> bool {
+        (**self).still_ready()
     }
 }
 
@@ -173,6 +189,13 @@ impl<W: Waitable> Iterator for Iwait<'_, W> {
         }
         loop {
             if let Some(i) = self.collector.pop() {
+                let o = &self.objects[i];
+                if !o.still_ready() {
+                    // Someone else took it first (an item, the data): watch it again.
+                    let entry = Notify::Collect(self.collector.clone(), i);
+                    self.keys[i] = Some(o.wait_list().add(entry));
+                    continue;
+                }
                 self.yielded += 1;
                 self.keys[i] = None;
                 return Some(i);

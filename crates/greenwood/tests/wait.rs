@@ -132,3 +132,83 @@ fn a_timeout_too_large_for_an_instant_means_no_timeout() {
         .join_timeout(Duration::from_millis(1))
         .is_err());
 }
+
+/// The index of the first of `objects` to become ready.
+fn first(objects: &[&dyn greenwood::Waitable]) -> usize {
+    greenwood::wait_count(objects, 1, Some(Duration::from_secs(10)))[0]
+}
+
+#[test]
+fn one_greenlet_waits_for_whichever_comes_first_a_queue_item_a_socket_a_signal_or_a_job() {
+    // Regression: Waitable was sealed to greenlets and events, so "an item, a readable
+    // socket or a signal, whichever first" could not be written.
+    use greenwood::event::Event;
+    use greenwood::net::{TcpListener, TcpStream};
+    use greenwood::queue::Queue;
+    use greenwood::signal::{Signals, SIGUSR2};
+    use std::io::{Read, Write};
+
+    let queue: Queue<&str> = Queue::new();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut client = TcpStream::connect(addr).unwrap();
+    let (server_side, _) = listener.accept().unwrap();
+    let signals = Signals::new(&[SIGUSR2]).unwrap();
+    let stop = Event::new();
+    let nothing_ready =
+        |objects: &[&dyn greenwood::Waitable]| objects.iter().all(|o| !o.is_ready());
+
+    // A queue item.
+    let q = queue.clone();
+    greenwood::spawn_later(Duration::from_millis(2), move || q.put("job").unwrap());
+    let objects: [&dyn greenwood::Waitable; 4] = [&queue, &server_side, &signals, &stop];
+    assert!(nothing_ready(&objects));
+    assert_eq!(first(&objects), 0);
+    assert_eq!(queue.get_nowait(), Ok("job"));
+
+    // Data on the socket; once read dry, it is not ready any more.
+    let _writer = greenwood::spawn_later(Duration::from_millis(2), move || {
+        client.write_all(b"hi").unwrap();
+        client // kept open: dropping it would make the socket readable (end of file)
+    });
+    assert_eq!(first(&objects), 1);
+    let mut buf = [0u8; 2];
+    (&server_side).read_exact(&mut buf).unwrap();
+    assert!(nothing_ready(&objects));
+
+    // A signal.
+    greenwood::spawn_later(Duration::from_millis(2), || {
+        signal_hook::low_level::raise(SIGUSR2).unwrap()
+    });
+    assert_eq!(first(&objects), 2);
+    assert_eq!(signals.pending(), Some(SIGUSR2));
+
+    // A thread-pool job, beside the others.
+    let job = greenwood::spawn_blocking(|| std::thread::sleep(Duration::from_millis(5)));
+    let with_job: [&dyn greenwood::Waitable; 5] = [&queue, &server_side, &signals, &stop, &job];
+    assert_eq!(first(&with_job), 4);
+    job.join().unwrap();
+}
+
+#[test]
+fn an_item_another_greenlet_takes_first_is_not_reported_ready() {
+    use greenwood::queue::Queue;
+    let queue: Queue<u32> = Queue::new();
+    let (q, q2) = (queue.clone(), queue.clone());
+    // A getter already parked gets the first item handed to it directly.
+    let getter = spawn(move || q.get());
+    greenwood::sleep(Duration::ZERO);
+    greenwood::spawn_later(Duration::from_millis(2), move || {
+        q2.put(1).unwrap();
+        greenwood::sleep(Duration::from_millis(5));
+        q2.put(2).unwrap();
+    });
+    let seen = greenwood::wait_count(&[&queue], 1, Some(Duration::from_secs(10)));
+    assert_eq!(seen, [0]);
+    assert_eq!(getter.take().unwrap(), Some(1));
+    assert_eq!(
+        queue.get_nowait(),
+        Ok(2),
+        "the watcher saw the second item, not the first"
+    );
+}

@@ -94,6 +94,52 @@ macro_rules! cooperative_stream {
     };
 }
 
+/// Makes a socket type [`Waitable`](crate::Waitable): ready when a read (or an accept) would
+/// not wait. With `peek`, the readiness the poller reported is confirmed by a one-byte
+/// `MSG_PEEK` (a socket that was read dry since is not ready); listeners take the poller's
+/// word.
+macro_rules! waitable_socket {
+    ($t:ty, $how:ident) => {
+        impl crate::wait::private::Sealed for $t {
+            fn wait_list(&self) -> &crate::waitlist::WaitList {
+                self.io.reg().readers()
+            }
+
+            fn still_ready(&self) -> bool {
+                crate::wait::Waitable::is_ready(self)
+            }
+        }
+
+        impl crate::wait::Waitable for $t {
+            fn is_ready(&self) -> bool {
+                waitable_socket!(@ready self, $how)
+            }
+        }
+    };
+    (@ready $s:ident, peek) => {
+        $s.io.reg().maybe_readable() && crate::net::peek_ready(&$s.io, &$s.sock)
+    };
+    (@ready $s:ident, poller) => {
+        $s.io.reg().maybe_readable()
+    };
+}
+
+/// Whether a read on `sock` would return at once: data, end of file or an error are there.
+/// A `WouldBlock` marks the direction drained, so the next wait parks for an event.
+pub(crate) fn peek_ready(io: &Blocking, sock: &impl std::os::fd::AsFd) -> bool {
+    if io.reg().is_closed() {
+        return true;
+    }
+    let mut byte = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+    match socket2::SockRef::from(sock).peek(&mut byte) {
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            io.reg().mark_drained(Direction::Read);
+            false
+        }
+        _ => true,
+    }
+}
+
 mod addr;
 mod tcp;
 mod udp;

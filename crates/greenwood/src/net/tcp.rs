@@ -497,6 +497,8 @@ impl TcpStream {
 }
 
 cooperative_stream!(TcpStream);
+waitable_socket!(TcpStream, peek);
+waitable_socket!(TcpListener, poller);
 
 impl TryFrom<std::net::TcpStream> for TcpStream {
     type Error = io::Error;

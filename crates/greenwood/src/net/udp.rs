@@ -587,3 +587,4 @@ impl fmt::Debug for UdpSocket {
             .finish()
     }
 }
+waitable_socket!(UdpSocket, peek);

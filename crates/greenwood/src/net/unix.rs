@@ -310,6 +310,9 @@ impl UnixStream {
 }
 
 cooperative_stream!(UnixStream);
+waitable_socket!(UnixStream, peek);
+waitable_socket!(UnixListener, poller);
+waitable_socket!(UnixDatagram, peek);
 
 impl fmt::Debug for UnixStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
