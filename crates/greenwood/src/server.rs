@@ -251,16 +251,11 @@ impl StreamServer {
         if self.started() {
             return Ok(());
         }
-        let listener = self.inner.listener.borrow().clone();
-        let listener = match listener {
-            Some(l) => l,
-            None => {
-                let addr = self.local_addr()?;
-                let l = Rc::new(TcpListener::bind(addr)?);
-                *self.inner.listener.borrow_mut() = Some(l.clone());
-                l
-            }
-        };
+        let listener = reopen(
+            &self.inner.listener,
+            || self.local_addr(),
+            TcpListener::bind,
+        )?;
         let inner = self.inner.clone();
         self.inner.handlers.start("StreamServer accept", move || {
             accept_loop(&inner, &listener)
@@ -344,6 +339,20 @@ impl StreamServer {
             drop(self.inner.listener.borrow_mut().take());
         });
     }
+}
+
+/// The server's socket: the one it has, or (after a stop) a new one bound to its address.
+fn reopen<S>(
+    cell: &RefCell<Option<Rc<S>>>,
+    addr: impl FnOnce() -> io::Result<SocketAddr>,
+    bind: impl FnOnce(SocketAddr) -> io::Result<S>,
+) -> io::Result<Rc<S>> {
+    if let Some(s) = cell.borrow().clone() {
+        return Ok(s);
+    }
+    let s = Rc::new(bind(addr()?)?);
+    *cell.borrow_mut() = Some(s.clone());
+    Ok(s)
 }
 
 fn no_address(server: &str) -> io::Error {
@@ -577,16 +586,7 @@ impl DatagramServer {
         if self.started() {
             return Ok(());
         }
-        let socket = self.inner.socket.borrow().clone();
-        let socket = match socket {
-            Some(s) => s,
-            None => {
-                let addr = self.local_addr()?;
-                let s = Rc::new(UdpSocket::bind(addr)?);
-                *self.inner.socket.borrow_mut() = Some(s.clone());
-                s
-            }
-        };
+        let socket = reopen(&self.inner.socket, || self.local_addr(), UdpSocket::bind)?;
         let inner = self.inner.clone();
         self.inner
             .handlers
