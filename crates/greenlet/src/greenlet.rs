@@ -1017,7 +1017,7 @@ impl Builder {
         F: FnOnce(Value) -> R + 'static,
         R: 'static,
     {
-        let size = stack::round_size(self.stack_size.unwrap_or_else(stack::default_stack_size));
+        let size = stack::round_size(self.stack_size.unwrap_or_else(stack::default_stack_size))?;
         let stack = stack::new_stack(size)?;
         let name: Option<Box<str>> = self.name.map(String::into_boxed_str);
         let id = next_id();

@@ -52,6 +52,6 @@ pub use crate::greenlet::{
 };
 pub use crate::stack::{
     default_stack_size, set_default_stack_size, set_deferred_trim, stack_guard_kind, trim_stacks,
-    warm_stacks, DEFAULT_STACK_SIZE, MIN_STACK_SIZE,
+    warm_stacks, DEFAULT_STACK_SIZE, MAX_STACK_SIZE, MIN_STACK_SIZE,
 };
 pub use crate::value::Value;

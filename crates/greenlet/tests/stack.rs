@@ -315,3 +315,30 @@ fn greenlet_exit_on_deep_stacks_unwinds_every_frame() {
     drop(g);
     assert_eq!(drops.get(), 101);
 }
+
+#[test]
+fn an_impossible_stack_size_is_a_clear_error_not_a_crash() {
+    // Regression: stack_size(usize::MAX) rounded to 0 and the stack's header landed in the
+    // guard page (a segfault); 256 TiB blamed vm.overcommit_memory.
+    for bytes in [
+        usize::MAX,
+        usize::MAX - 4095,
+        256 << 40,
+        greenlet::MAX_STACK_SIZE + 1,
+    ] {
+        let err = greenlet::Greenlet::builder()
+            .stack_size(bytes)
+            .build(|_| ())
+            .expect_err("no such stack");
+        assert_eq!(
+            err.kind(),
+            std::io::ErrorKind::InvalidInput,
+            "{bytes}: {err}"
+        );
+        assert!(err.to_string().contains("address space"), "{err}");
+        assert!(!err.to_string().contains("overcommit"), "{err}");
+    }
+    let e = std::panic::catch_unwind(|| greenlet::set_default_stack_size(usize::MAX));
+    assert!(e.is_err());
+    assert_eq!(greenlet::default_stack_size(), greenlet::DEFAULT_STACK_SIZE);
+}

@@ -344,3 +344,12 @@ fn a_link_unlinked_by_an_earlier_link_of_the_same_notification_does_not_run() {
     greenwood::sleep(Duration::ZERO);
     assert_eq!(log.get(), ["first", "third"]);
 }
+
+#[test]
+fn builder_spawn_returns_an_error_for_an_impossible_stack_size() {
+    let err = greenwood::Builder::new()
+        .stack_size(usize::MAX)
+        .spawn(|| ())
+        .expect_err("no such stack");
+    assert!(err.to_string().contains("address space"), "{err}");
+}

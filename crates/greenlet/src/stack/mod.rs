@@ -49,6 +49,11 @@ pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 /// The smallest stack a greenlet may have: 16 KiB. Less would not survive a `println!`.
 pub const MIN_STACK_SIZE: usize = 16 * 1024;
 
+/// The largest stack a greenlet may have: 64 TiB, half of the 128 TiB of address space a
+/// process has on x86_64 Linux (only the pages a greenlet touches cost memory). Larger sizes
+/// are refused with an error rather than rounded into something that overflows.
+pub const MAX_STACK_SIZE: usize = 64 << 40;
+
 /// Bytes at the top of each stack kept for the [`Header`].
 const HEADER_SIZE: usize = 64;
 
@@ -67,8 +72,13 @@ thread_local! {
 /// let g = greenlet::Greenlet::new(|_| ());
 /// assert_eq!(g.stack_size(), 64 * 1024);
 /// ```
+///
+/// # Panics
+///
+/// If `bytes` is above [`MAX_STACK_SIZE`], with a message that says so.
 pub fn set_default_stack_size(bytes: usize) {
-    DEFAULT_SIZE.with(|d| d.set(round_size(bytes)));
+    let size = round_size(bytes).unwrap_or_else(|e| panic!("{e}"));
+    DEFAULT_SIZE.with(|d| d.set(size));
 }
 
 /// The stack size of greenlets created on this thread without an explicit size.

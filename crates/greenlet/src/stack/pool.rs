@@ -4,7 +4,7 @@ use std::cell::RefCell;
 use std::io;
 use std::sync::{Mutex, MutexGuard};
 
-use super::{overflow, MIN_STACK_SIZE};
+use super::{overflow, MAX_STACK_SIZE, MIN_STACK_SIZE};
 use crate::sys;
 
 /// Address space reserved per chunk. Virtual only: pages cost memory once touched.
@@ -14,9 +14,28 @@ const CHUNK_BYTES: usize = 1 << 30;
 const WARM_STACKS: usize = 32;
 
 /// Rounds a requested stack size up to whole pages, and to at least [`MIN_STACK_SIZE`].
-pub(crate) fn round_size(bytes: usize) -> usize {
+///
+/// # Errors
+///
+/// Above [`MAX_STACK_SIZE`]: no address space holds such a stack (and rounding it up, or
+/// adding its guard page, would overflow).
+pub(crate) fn round_size(bytes: usize) -> io::Result<usize> {
+    if bytes > MAX_STACK_SIZE {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "greenlet: a stack of {bytes} bytes ({} TiB) cannot exist: a process's whole \
+                 address space is 128 TiB on x86_64 Linux, and a stack may be at most {} TiB \
+                 (greenlet::MAX_STACK_SIZE). Ask for less with Builder::stack_size; the \
+                 default is {} KiB",
+                bytes >> 40,
+                MAX_STACK_SIZE >> 40,
+                super::DEFAULT_STACK_SIZE >> 10,
+            ),
+        ));
+    }
     let page = sys::page_size();
-    bytes.max(MIN_STACK_SIZE).div_ceil(page) * page
+    Ok(bytes.max(MIN_STACK_SIZE).div_ceil(page) * page)
 }
 
 /// Slots of one stack size, across all threads.
