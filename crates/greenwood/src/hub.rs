@@ -664,7 +664,24 @@ pub(crate) fn report_failure(err: &GreenletError) {
     let mut handler = None;
     try_with(|hub| handler = hub.failure_handler.borrow().clone());
     match handler {
-        Some(h) => h(err),
+        Some(h) => {
+            // Caught like a link or a callback: a buggy handler must not take the hub down.
+            let me = task::try_current();
+            let was = me.as_ref().map(|t| t.catches.replace(true));
+            let r = panic::catch_unwind(AssertUnwindSafe(|| h(err)));
+            if let (Some(t), Some(was)) = (&me, was) {
+                t.catches.set(was);
+            }
+            if let Err(p) = r {
+                report::emit(
+                    ReportKind::CallbackPanicked,
+                    format!(
+                        "the failure handler panicked on \"{err}\"{}",
+                        report::caught(&*p)
+                    ),
+                );
+            }
+        }
         None => {
             let message = match err.backtrace() {
                 Some(bt) => format!("{err}\nstack backtrace:\n{}", report::render_backtrace(bt)),

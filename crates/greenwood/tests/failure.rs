@@ -252,3 +252,42 @@ fn reports_go_to_the_handler_set_for_the_process_not_to_stderr() {
         "{err}"
     );
 }
+
+#[test]
+fn a_failure_handler_that_panics_is_reported_and_the_hub_carries_on() {
+    // Regression: the handler's panic escaped into the loop, an innocent sleeping greenlet was
+    // reported killed and the hub greenlet was dead.
+    if util::child_case().is_some() {
+        greenwood::set_failure_handler(Some(Box::new(|_| panic!("handler bug"))));
+        let sleeper = spawn(|| {
+            greenwood::sleep(Duration::from_millis(5));
+            "slept"
+        });
+        spawn(|| -> () { panic!("first failure") }).join();
+        assert_eq!(
+            sleeper.get().unwrap(),
+            "slept",
+            "the innocent greenlet lived"
+        );
+        assert_eq!(
+            spawn(|| 7).get().unwrap(),
+            7,
+            "the hub still runs greenlets"
+        );
+        greenwood::set_failure_handler(None);
+        return;
+    }
+    let out = util::run_child(
+        "a_failure_handler_that_panics_is_reported_and_the_hub_carries_on",
+        "x",
+    );
+    let err = util::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("the failure handler panicked"), "{err}");
+    assert_eq!(
+        err.matches("handler bug").count(),
+        1,
+        "reported once: {err}"
+    );
+    assert!(!err.contains("thread '"), "{err}");
+}
