@@ -362,6 +362,9 @@ fn finish(task: &Rc<Task>, outcome: Outcome) {
     };
     *task.outcome.borrow_mut() = outcome;
     task.status.set(Status::Done);
+    for f in std::mem::take(&mut *task.on_finish.borrow_mut()) {
+        f();
+    }
     crate::local::clear(task);
     task.joiners.notify_all();
     if !task.links.borrow().is_empty() {

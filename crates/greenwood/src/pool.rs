@@ -2,7 +2,7 @@
 //! limit, where `spawn` waits for a free slot), as gevent's `gevent.pool`.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::panic::Location;
 use std::rc::Rc;
@@ -31,7 +31,9 @@ use crate::lock::{Semaphore, SemaphoreGuard};
 /// ```
 #[derive(Clone, Default)]
 pub struct Group {
-    members: Rc<RefCell<Vec<AnyGreenlet>>>,
+    /// Live members by greenlet id: a member removes itself the moment it finishes, so adding,
+    /// finding and removing are O(1) and a group holds nothing of finished greenlets.
+    members: Rc<RefCell<HashMap<u64, AnyGreenlet>>>,
 }
 
 impl Group {
@@ -57,10 +59,22 @@ impl Group {
     /// assert!(group.contains(&g));
     /// ```
     pub fn add<T: 'static>(&self, g: &Greenlet<T>) {
-        let any = g.as_any();
-        if !g.dead() && !self.contains(g) {
-            self.members.borrow_mut().push(any);
+        self.add_any(g.as_any());
+    }
+
+    fn add_any(&self, g: AnyGreenlet) {
+        let id = g.id();
+        if g.dead() || self.members.borrow().contains_key(&id) {
+            return;
         }
+        let members = Rc::downgrade(&self.members);
+        g.task().on_finish.borrow_mut().push(Box::new(move || {
+            if let Some(m) = members.upgrade() {
+                let gone = m.borrow_mut().remove(&id);
+                drop(gone); // outside the borrow
+            }
+        }));
+        self.members.borrow_mut().insert(id, g);
     }
 
     /// Removes a greenlet without touching it.
@@ -74,8 +88,8 @@ impl Group {
     /// assert!(group.is_empty());
     /// ```
     pub fn discard<T: 'static>(&self, g: &Greenlet<T>) {
-        let id = g.id();
-        self.members.borrow_mut().retain(|m| m.id() != id);
+        let gone = self.members.borrow_mut().remove(&g.id());
+        drop(gone);
     }
 
     /// Whether the greenlet is a member (and has not finished).
@@ -94,8 +108,7 @@ impl Group {
     }
 
     fn contains_id(&self, id: u64) -> bool {
-        self.prune();
-        self.members.borrow().iter().any(|m| m.id() == id)
+        self.members.borrow().contains_key(&id)
     }
 
     /// Spawns `f` and adds it to the group.
@@ -118,7 +131,7 @@ impl Group {
         T: 'static,
     {
         let g = crate::spawn(f);
-        self.members.borrow_mut().push(g.as_any());
+        self.add(&g);
         g
     }
 
@@ -132,7 +145,6 @@ impl Group {
     /// assert_eq!(group.len(), 1);
     /// ```
     pub fn len(&self) -> usize {
-        self.prune();
         self.members.borrow().len()
     }
 
@@ -158,12 +170,9 @@ impl Group {
     /// assert_eq!(group.greenlets(), [g.as_any()]);
     /// ```
     pub fn greenlets(&self) -> Vec<AnyGreenlet> {
-        self.prune();
-        self.members.borrow().clone()
-    }
-
-    fn prune(&self) {
-        self.members.borrow_mut().retain(|m| !m.dead());
+        let mut all: Vec<AnyGreenlet> = self.members.borrow().values().cloned().collect();
+        all.sort_by_key(AnyGreenlet::id); // in the order they were spawned
+        all
     }
 
     /// Waits until every member (including those added meanwhile) has finished.
@@ -218,8 +227,7 @@ impl Group {
     }
 
     fn first_live(&self) -> Option<AnyGreenlet> {
-        self.prune();
-        self.members.borrow().first().cloned()
+        self.members.borrow().values().next().cloned()
     }
 
     /// Kills every member and waits for them to die.
@@ -349,7 +357,7 @@ impl Pool {
             Ok(g) => g,
             Err(e) => panic!("greenwood: cannot spawn a greenlet in the pool: {e}"),
         };
-        self.group.members.borrow_mut().push(g.as_any());
+        self.group.add(&g);
         g
     }
 

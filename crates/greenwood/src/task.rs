@@ -126,6 +126,8 @@ pub(crate) struct Task {
     budget: Cell<u32>,
     /// Greenlet-local values (see `local.rs`), created on first use.
     pub(crate) locals: RefCell<Option<Box<crate::local::Locals>>>,
+    /// Run once, synchronously, when the greenlet finishes (a group dropping its member).
+    pub(crate) on_finish: RefCell<Vec<Box<dyn FnOnce()>>>,
     /// A panic here is caught and reported by greenwood (see `report.rs`).
     pub(crate) catches: Cell<bool>,
     /// Where the last such panic happened, for its report.
@@ -160,6 +162,7 @@ impl Task {
             start_timer: Cell::new(None),
             locals: RefCell::new(None),
             budget: Cell::new(BUDGET),
+            on_finish: RefCell::new(Vec::new()),
             catches: Cell::new(false),
             panic_report: Cell::new(None),
         }

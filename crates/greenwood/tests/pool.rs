@@ -176,3 +176,56 @@ fn apply_from_a_member_of_a_full_pool_runs_in_place_instead_of_deadlocking() {
         .unwrap();
     assert_ne!(me, inner);
 }
+
+#[test]
+fn a_finished_member_leaves_its_pool_at_once_with_everything_it_held() {
+    // Regression: Pool and Group kept every finished greenlet (and its value) until len() or
+    // join() pruned them: 1,000,000 spawn-and-join grew RSS from 2 MiB to 572 MiB.
+    let drops = util::counter();
+    let pool = Pool::new(4);
+    for _ in 0..1_000 {
+        let d = drops.clone();
+        let g = pool.spawn(move || util::CallOnDrop(d));
+        g.join();
+        drop(g);
+    }
+    assert_eq!(
+        drops.get(),
+        1_000,
+        "every value was freed as its greenlet finished"
+    );
+    let group = Group::new();
+    let d = drops.clone();
+    let g = group.spawn(move || util::CallOnDrop(d));
+    g.join();
+    drop(g);
+    assert_eq!(drops.get(), 1_001);
+}
+
+#[test]
+fn a_group_of_many_members_adds_finds_and_loses_each_one() {
+    let group = Group::new();
+    let gate = greenwood::event::Event::new();
+    let members: Vec<_> = (0..20_000)
+        .map(|i| {
+            let gate = gate.clone();
+            group.spawn(move || {
+                gate.wait();
+                i
+            })
+        })
+        .collect();
+    assert_eq!(group.len(), 20_000);
+    for g in &members {
+        group.add(g); // already there: no duplicate
+    }
+    assert_eq!(group.len(), 20_000);
+    assert!(members.iter().all(|g| group.contains(g)));
+    group.discard(&members[0]);
+    assert!(!group.contains(&members[0]));
+    gate.set();
+    group.join();
+    assert!(group.is_empty());
+    members[0].join();
+    assert!(members.iter().all(|g| g.dead()));
+}
