@@ -1024,7 +1024,8 @@ impl Builder {
         // The name's heap buffer does not move when the Box moves into `Inner`, and lives as
         // long as the greenlet, which outlives its use of the stack.
         stack.set_owner(name.as_deref().unwrap_or(""), id);
-        let parent = self.parent.unwrap_or_else(getcurrent);
+        // An ordinary handle: a parent is held by its child (getcurrent's own would not hold it).
+        let parent = self.parent.unwrap_or_else(|| handle(current_ptr()));
         // corosensei moves the body onto the new stack by value and refuses anything larger
         // than 1 KiB ("type is too big to transfer"). A closure that captures more (a buffer, a
         // TLS stream) goes to the heap first; the test is on a constant, so small closures
@@ -1056,6 +1057,7 @@ impl Builder {
 const MAX_INLINE_CLOSURE: usize = 512;
 
 /// The coroutine that runs `run` as a greenlet's function.
+#[inline(always)]
 fn coroutine<F, R>(stack: GreenletStack, run: F) -> Coro
 where
     F: FnOnce(Value) -> R + 'static,

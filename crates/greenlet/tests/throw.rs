@@ -300,3 +300,28 @@ fn the_parent_is_restored_after_a_greenlet_survives_a_kill_on_drop() {
         "afterwards, its own parent again"
     );
 }
+
+#[test]
+fn a_child_keeps_its_default_parent_alive() {
+    // The default parent is the creating greenlet, held by an ordinary handle: dropping every
+    // other handle to the parent does not unwind it while its child can still finish into it.
+    let drops = counter();
+    let guard = CallOnDrop(drops.clone());
+    let main = getcurrent();
+    let child_slot: Rc<RefCell<Option<Greenlet>>> = Rc::new(RefCell::new(None));
+    let slot = child_slot.clone();
+    let parent = Greenlet::new(move |_| {
+        let _held = guard;
+        let child = Greenlet::new(|_| "child done");
+        *slot.borrow_mut() = Some(child);
+        let from_child = main.switch(());
+        from_child.downcast::<&str>().unwrap()
+    });
+    parent.switch(());
+    drop(parent);
+    assert_eq!(drops.get(), 0, "its child holds it");
+    let child = child_slot.borrow_mut().take().unwrap();
+    // The child finishes into its parent, which returns into main: its own parent.
+    assert_eq!(child.switch(()).downcast::<&str>().unwrap(), "child done");
+    assert_eq!(drops.get(), 1);
+}
