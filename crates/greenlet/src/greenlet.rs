@@ -1063,7 +1063,13 @@ where
     F: FnOnce(Value) -> R + 'static,
     R: 'static,
 {
+    // If the greenlet never runs, its function is dropped unrun: by corosensei when the
+    // coroutine is dropped, where a panicking destructor would abort the process ("cannot
+    // propagate coroutine panic"), or below when it is thrown into first. `Unrun` catches such
+    // a panic and reports it instead.
+    let run = Unrun(Some(run));
     let body = move |yielder: &GreenletYielder, ()| {
+        let mut run = run;
         let fast = fast();
         // SAFETY: the dispatch loop made this greenlet current before resuming it.
         unsafe { (*fast.current.get()).yielder.set(yielder) };
@@ -1071,6 +1077,7 @@ where
         on_resume(fast);
         let outcome = match first {
             Transfer::Value(arg) => {
+                let run = run.0.take().expect("a greenlet's function runs once");
                 match panic::catch_unwind(AssertUnwindSafe(move || Value::new(run(arg)))) {
                     Ok(v) => Transfer::Value(v),
                     Err(p) => Transfer::exit(p),
@@ -1085,4 +1092,21 @@ where
         post(fast, outcome);
     };
     Coroutine::with_stack(stack, body)
+}
+
+/// A greenlet's function until it runs; dropping it unrun catches a panicking destructor.
+struct Unrun<F>(Option<F>);
+
+impl<F> Drop for Unrun<F> {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            if let Err(p) = panic::catch_unwind(AssertUnwindSafe(move || drop(f))) {
+                warn(&format!(
+                    "a greenlet that never ran was dropped, and a value its function owned \
+                     panicked in its destructor: {}",
+                    panic_message(&*p)
+                ));
+            }
+        }
+    }
 }

@@ -353,3 +353,35 @@ fn builder_spawn_returns_an_error_for_an_impossible_stack_size() {
         .expect_err("no such stack");
     assert!(err.to_string().contains("address space"), "{err}");
 }
+
+#[test]
+fn killing_an_unstarted_greenlet_whose_function_panics_on_drop_is_reported_not_an_abort() {
+    // Regression: the process aborted with "cannot propagate coroutine panic with
+    // #![no_std]" (the unrun function was dropped by corosensei, where a panic cannot go).
+    struct PanicsOnDrop;
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            panic!("destructor bug");
+        }
+    }
+    if util::child_case().is_some() {
+        let owned = PanicsOnDrop;
+        let g = spawn(move || drop(owned));
+        g.kill();
+        assert_eq!(g.error().unwrap().kind(), ErrorKind::Killed);
+        let other = spawn(|| 5);
+        assert_eq!(other.get().unwrap(), 5, "the hub carries on");
+        // Dropping a raw greenlet that never ran, too.
+        let owned = PanicsOnDrop;
+        drop(greenlet::Greenlet::new(move |_| drop(owned)));
+        return;
+    }
+    let out = util::run_child(
+        "killing_an_unstarted_greenlet_whose_function_panics_on_drop_is_reported_not_an_abort",
+        "x",
+    );
+    let err = util::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(err.matches("never ran was dropped").count(), 2, "{err}");
+    assert!(err.contains("destructor bug"), "{err}");
+}
