@@ -473,7 +473,7 @@ impl Greenlet {
     {
         match Builder::new().build(run) {
             Ok(g) => g,
-            Err(e) => panic!("{e}"),
+            Err(e) => build_failed(&e),
         }
     }
 
@@ -770,6 +770,21 @@ impl Greenlet {
             std::mem::forget(unsafe { (*self.inner.coro.get()).take() });
         }
     }
+}
+
+/// Raises the error of [`Greenlet::new`]. The kernel refused a stack, so the panic is raised
+/// without the panic hook (whose backtrace needs memory and mappings of its own: it hung at
+/// `vm.max_map_count`), and said on stderr first from a buffer on the stack.
+#[cold]
+#[inline(never)]
+fn build_failed(e: &io::Error) -> ! {
+    use std::io::Write;
+    let mut buf = [0u8; 1024];
+    let mut rest = &mut buf[..];
+    let _ = writeln!(rest, "{e}");
+    let len = 1024 - rest.len();
+    crate::sys::write_stderr(&buf[..len]);
+    panic::resume_unwind(Box::new(e.to_string()))
 }
 
 /// A handler for the greenlet crate's warnings; see [`set_warning_handler`].

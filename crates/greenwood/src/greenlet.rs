@@ -89,8 +89,28 @@ where
 {
     match Builder::new().spawn(f) {
         Ok(g) => g,
-        Err(e) => panic!("greenwood: cannot spawn a greenlet: {e}"),
+        Err(e) => spawn_failed(&e),
     }
+}
+
+/// Raises the error of a spawn that returns no `Result`. The kernel refused a stack (out of
+/// mappings or address space), so nothing here may need much memory: the panic is raised
+/// without the panic hook (whose backtrace would need mappings of its own, and hung at
+/// `vm.max_map_count`), and said on stderr first, from a buffer on the stack, unless the
+/// greenlet it unwinds is one whose failure greenwood reports.
+#[cold]
+#[inline(never)]
+pub(crate) fn spawn_failed(e: &io::Error) -> ! {
+    use std::io::Write;
+    let reported = task::try_current().is_some_and(|t| t.catches.get());
+    if !reported || cfg!(panic = "abort") {
+        let mut buf = [0u8; 1024];
+        let mut rest = &mut buf[..];
+        let _ = writeln!(rest, "greenwood: cannot spawn a greenlet: {e}");
+        let len = 1024 - rest.len();
+        let _ = std::io::stderr().write_all(&buf[..len]);
+    }
+    panic::resume_unwind(Box::new(format!("cannot spawn a greenlet: {e}")))
 }
 
 /// Spawns a greenlet that starts after `delay`.
@@ -116,7 +136,7 @@ where
 {
     match Builder::new().spawn_later(delay, f) {
         Ok(g) => g,
-        Err(e) => panic!("greenwood: cannot spawn a greenlet: {e}"),
+        Err(e) => spawn_failed(&e),
     }
 }
 

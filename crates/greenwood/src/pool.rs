@@ -355,7 +355,7 @@ impl Pool {
             f()
         }) {
             Ok(g) => g,
-            Err(e) => panic!("greenwood: cannot spawn a greenlet in the pool: {e}"),
+            Err(e) => crate::greenlet::spawn_failed(&e),
         };
         self.group.add(&g);
         g

@@ -385,3 +385,64 @@ fn killing_an_unstarted_greenlet_whose_function_panics_on_drop_is_reported_not_a
     assert_eq!(err.matches("never ran was dropped").count(), 2, "{err}");
     assert!(err.contains("destructor bug"), "{err}");
 }
+
+#[test]
+fn running_out_of_address_space_in_spawn_says_so_and_does_not_hang_with_rust_backtrace() {
+    // Regression: spawn's error was a panic, whose backtrace (RUST_BACKTRACE=1) needs memory
+    // and mappings of its own; at vm.max_map_count the allocation-failure path hung forever.
+    if util::child_case().is_some() {
+        spawn(|| ()).join(); // the hub and the first chunk of stacks exist
+        let vm_kib: u64 = std::fs::read_to_string("/proc/self/status")
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmSize:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap();
+        let limit = (vm_kib + 64 * 1024) * 1024;
+        let rl = libc::rlimit {
+            rlim_cur: limit,
+            rlim_max: libc::RLIM_INFINITY,
+        };
+        // SAFETY: setrlimit with a valid struct, in a child process of its own.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_AS, &rl) }, 0);
+        let mut kept = Vec::new();
+        loop {
+            // Suspended greenlets keep their stacks: the next chunk cannot be reserved.
+            kept.push(spawn(|| greenwood::sleep(Duration::from_secs(3600))));
+        }
+    }
+    let exe = std::env::current_exe().unwrap();
+    let mut child = std::process::Command::new(exe)
+        .args([
+            "running_out_of_address_space_in_spawn_says_so_and_does_not_hang_with_rust_backtrace",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(util::CHILD_ENV, "x")
+        .env("RUST_BACKTRACE", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the child hung after running out of address space"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = util::stderr(&out);
+    assert!(!out.status.success());
+    assert_eq!(
+        err.matches("greenwood: cannot spawn a greenlet:").count(),
+        1,
+        "{err}"
+    );
+    assert!(
+        err.contains("ulimit -v"),
+        "the message names the limit: {err}"
+    );
+}
