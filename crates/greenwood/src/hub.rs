@@ -211,6 +211,8 @@ pub(crate) struct HubInner {
     /// Events other threads set through the remote queue (thread-pool results, channels).
     signals: RefCell<Slab<crate::event::Event>>,
     failure_handler: RefCell<Option<SharedHandler>>,
+    /// The process the hub was created in (see `check_not_forked`).
+    pid: u32,
 }
 
 thread_local! {
@@ -288,6 +290,7 @@ impl HubInner {
                 idle: RefCell::new(Vec::new()),
                 signals: RefCell::new(Slab::new()),
                 failure_handler: RefCell::new(None),
+                pid: std::process::id(),
             }
         });
         if let Some(e) = glet_result.into_inner() {
@@ -348,6 +351,8 @@ impl HubInner {
                 }
             }
         } else {
+            // About to block: the one place a forked child would hang unnoticed.
+            self.check_not_forked();
             let next_tick = self.timers.borrow().next_tick();
             let wait = next_tick.map(|tick| {
                 let at = self.timers.borrow().instant_of(tick);
@@ -376,6 +381,24 @@ impl HubInner {
     fn trim_stacks(&self, wait: Option<Duration>) {
         if wait.is_none_or(|w| w >= TRIM_AFTER_IDLE) && greenlet::warm_stacks() > 0 {
             greenlet::trim_stacks();
+        }
+    }
+
+    /// Fails loudly in a process forked after this hub was created: the child shares the
+    /// parent's epoll instance (each would take the other's wake-ups) and has none of the
+    /// thread pool's threads, so greenlets would hang. One `getpid` per blocking wait or
+    /// thread-pool job.
+    fn check_not_forked(&self) {
+        let now = std::process::id();
+        if now != self.pid {
+            panic!(
+                "greenwood: this process (pid {now}) was forked from pid {} after this \
+                 thread's hub was created. A forked child shares its parent's epoll instance \
+                 and has no thread-pool threads, so its greenlets would miss wake-ups and hang. \
+                 Fork before the first greenwood call, or exec right after fork \
+                 (std::process::Command does)",
+                self.pid
+            );
         }
     }
 
@@ -751,6 +774,11 @@ impl Drop for IoWaiter {
     fn drop(&mut self) {
         try_with(|hub| hub.io_waiters.set(hub.io_waiters.get() - 1));
     }
+}
+
+/// See `HubInner::check_not_forked`.
+pub(crate) fn check_not_forked() {
+    with(|hub| hub.check_not_forked());
 }
 
 pub(crate) fn add_idle(w: Waker) {

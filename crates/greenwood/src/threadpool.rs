@@ -186,6 +186,8 @@ impl ThreadPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        // A forked child has none of the pool's threads: the job would never run.
+        crate::hub::check_not_forked();
         let slot: Arc<Mutex<Option<std::thread::Result<T>>>> = Arc::new(Mutex::new(None));
         let signal = Signal::new(Event::new());
         let sender = signal.sender();

@@ -1,5 +1,7 @@
 //! `ThreadPool`, `spawn_blocking`, `HubHandle` and the cross-thread channel.
 
+mod util;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -200,4 +202,46 @@ fn a_channel_receiver_that_is_killed_or_times_out_loses_no_item() {
     );
     tx.send(5).unwrap();
     assert_eq!(rx.recv(), Some(5));
+}
+
+#[test]
+fn a_process_forked_with_a_live_hub_fails_loudly_instead_of_hanging() {
+    // Regression: in the child the thread pool was dead (spawn_blocking, and so DNS, never
+    // completed) and parent and child shared one epoll instance (wake-ups lost in both).
+    // Forked from a process of its own, with one thread: a fork of the multi-threaded test
+    // runner could inherit a lock another thread held (stderr's, the allocator's).
+    if util::child_case().is_none() {
+        let out = util::run_child(
+            "a_process_forked_with_a_live_hub_fails_loudly_instead_of_hanging",
+            "fork",
+        );
+        assert!(out.status.success(), "{}", util::stderr(&out));
+        return;
+    }
+    // The hub exists.
+    greenwood::spawn(|| ()).join();
+    // SAFETY: this process has one thread; the child runs greenwood code on it and leaves
+    // with _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        fn says(p: Option<Box<dyn std::any::Any + Send>>) -> bool {
+            p.and_then(|p| p.downcast::<String>().ok())
+                .is_some_and(|m| m.contains("was forked from pid"))
+        }
+        let blocking = std::panic::catch_unwind(|| greenwood::spawn_blocking(|| 1).join());
+        let waiting = std::panic::catch_unwind(|| greenwood::sleep(Duration::from_millis(1)));
+        let ok = says(blocking.err()) && says(waiting.err());
+        // SAFETY: ends the forked child without running the parent's destructors.
+        unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for the child we forked.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "status {status}"
+    );
+    // The parent's hub is untouched.
+    assert_eq!(greenwood::spawn_blocking(|| 2).join().unwrap(), 2);
 }
