@@ -63,6 +63,16 @@
 //! `ErrorKind::TimedOut` for sockets and `Signals::wait_timeout`). The one exception is
 //! `ThreadResult::join_timeout`, which consumes its handle and so hands it back on timeout.
 //!
+//! # `fork()`
+//!
+//! A hub does not survive `fork()`: the child would share the parent's epoll instance (each
+//! taking the other's wake-ups) and have none of the thread pool's threads. Fork before the
+//! first greenwood call on any thread, or exec right after it (as `std::process::Command`
+//! does; a server's pre-fork workers are the parallelism issue's to come). A child that goes
+//! on using greenwood gets a panic naming the fork at its first blocking wait or
+//! `spawn_blocking`, instead of hanging; until then it may still have taken an I/O event
+//! meant for the parent.
+//!
 //! # `panic = "abort"`
 //!
 //! Killing a greenlet and a [`Timeout`] interrupt it by unwinding its stack from where it is
