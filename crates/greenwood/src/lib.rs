@@ -68,7 +68,7 @@
 //! A hub does not survive `fork()`: the child would share the parent's epoll instance (each
 //! taking the other's wake-ups) and have none of the thread pool's threads. Fork before the
 //! first greenwood call on any thread, or exec right after it (as `std::process::Command`
-//! does; a server's pre-fork workers are the parallelism issue's to come). A child that goes
+//! does). A child that goes
 //! on using greenwood gets a panic naming the fork at its first blocking wait or
 //! `spawn_blocking`, instead of hanging; until then it may still have taken an I/O event
 //! meant for the parent.
