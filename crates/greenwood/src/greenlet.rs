@@ -349,9 +349,7 @@ where
 {
     task.status.set(Status::Started);
     task.ran.set(true);
-    task.catches.set(true);
-    let result = panic::catch_unwind(AssertUnwindSafe(f));
-    task.catches.set(false);
+    let result = crate::report::catch(Some(&task), f);
     // Recorded by the panic hook for a panic, kept only for the one the greenlet failed with.
     let report = task.take_panic_report();
     let outcome = match result {
@@ -459,7 +457,7 @@ fn kill_nowait(task: &Rc<Task>) {
                 panic!("greenwood: the main greenlet cannot be killed");
             }
             if Rc::ptr_eq(&task::current(), task) {
-                task::unwind_current(Box::new(GreenletExit), "killed by itself");
+                task::unwind_current(Box::new(GreenletExit), || "killed by itself".into());
             }
             task.interrupt(Interrupt::Kill);
         }

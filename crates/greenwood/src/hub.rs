@@ -541,9 +541,8 @@ impl Drop for HubInner {
 
 /// The hub's loop: its greenlet's whole life.
 fn run(weak: Weak<HubInner>) {
-    // The hub's own task (its marker) tells the panic hook which panics are caught here.
+    // The hub's own task (its marker), on which the panic hook records what it catches.
     let me = task::try_current();
-    let catching = |on| me.iter().for_each(|t| t.catches.set(on));
     loop {
         let next = match weak.upgrade() {
             Some(hub) => hub.next(),
@@ -558,10 +557,7 @@ fn run(weak: Weak<HubInner>) {
                 }
             }
             Ready::Call(f) => {
-                catching(true);
-                let r = panic::catch_unwind(AssertUnwindSafe(f));
-                catching(false);
-                if let Err(p) = r {
+                if let Err(p) = report::catch(me.as_deref(), f) {
                     report::emit(
                         ReportKind::CallbackPanicked,
                         format!("a callback run by the hub panicked{}", report::caught(&*p)),
@@ -689,13 +685,7 @@ pub(crate) fn report_failure(err: &GreenletError) {
     match handler {
         Some(h) => {
             // Caught like a link or a callback: a buggy handler must not take the hub down.
-            let me = task::try_current();
-            let was = me.as_ref().map(|t| t.catches.replace(true));
-            let r = panic::catch_unwind(AssertUnwindSafe(|| h(err)));
-            if let (Some(t), Some(was)) = (&me, was) {
-                t.catches.set(was);
-            }
-            if let Err(p) = r {
+            if let Err(p) = report::catch(task::try_current().as_deref(), || h(err)) {
                 report::emit(
                     ReportKind::CallbackPanicked,
                     format!(
@@ -706,10 +696,7 @@ pub(crate) fn report_failure(err: &GreenletError) {
             }
         }
         None => {
-            let message = match err.backtrace() {
-                Some(bt) => format!("{err}\nstack backtrace:\n{}", report::render_backtrace(bt)),
-                None => err.to_string(),
-            };
+            let message = report::with_backtrace(err.to_string(), err.backtrace());
             report::emit(ReportKind::GreenletFailed, message);
         }
     }

@@ -59,10 +59,6 @@ impl Group {
     /// assert!(group.contains(&g));
     /// ```
     pub fn add<T: 'static>(&self, g: &Greenlet<T>) {
-        self.add_any(g.as_any());
-    }
-
-    fn add_any(&self, g: AnyGreenlet) {
         let id = g.id();
         if g.dead() || self.members.borrow().contains_key(&id) {
             return;
@@ -74,7 +70,7 @@ impl Group {
                 drop(gone); // outside the borrow
             }
         }));
-        self.members.borrow_mut().insert(id, g);
+        self.members.borrow_mut().insert(id, g.as_any());
     }
 
     /// Removes a greenlet without touching it.

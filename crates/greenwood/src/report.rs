@@ -26,11 +26,11 @@
 use std::any::Any;
 use std::backtrace::Backtrace;
 use std::fmt;
-use std::panic::{self, PanicHookInfo};
+use std::panic::{self, AssertUnwindSafe, PanicHookInfo};
 use std::sync::{Arc, Once, RwLock};
 
 use crate::error::panic_message;
-use crate::task;
+use crate::task::{self, Task};
 
 /// Where a caught panic happened, recorded by the hook for the report that follows.
 pub(crate) struct PanicReport {
@@ -159,6 +159,25 @@ pub(crate) fn install_panic_hook() {
     });
 }
 
+/// Runs `f` and catches its panic, which greenwood then reports: while `f` runs, the hook
+/// records a panic on `task` (the current greenlet's) instead of printing it.
+pub(crate) fn catch<R>(task: Option<&Task>, f: impl FnOnce() -> R) -> std::thread::Result<R> {
+    let was = task.map(|t| t.catches.replace(true));
+    let r = panic::catch_unwind(AssertUnwindSafe(f));
+    if let (Some(t), Some(was)) = (task, was) {
+        t.catches.set(was);
+    }
+    r
+}
+
+/// `message`, with the backtrace on the lines after it when one was captured.
+pub(crate) fn with_backtrace(message: String, backtrace: Option<&Backtrace>) -> String {
+    match backtrace {
+        Some(bt) => format!("{message}\nstack backtrace:\n{}", render_backtrace(bt)),
+        None => message,
+    }
+}
+
 /// Records a panic for greenwood's own report; false if greenwood will not catch it.
 fn record(info: &PanicHookInfo<'_>) -> bool {
     let Some(task) = task::try_current() else {
@@ -184,15 +203,12 @@ fn wants_backtrace() -> bool {
 /// MESSAGE`, and the backtrace on the lines after it when one was captured.
 pub(crate) fn caught(payload: &(dyn Any + Send)) -> String {
     let report = task::try_current().and_then(|t| t.take_panic_report());
-    let mut s = format!(
+    let s = format!(
         "{}: {}",
         location_suffix(report.as_ref()),
         panic_message(payload)
     );
-    if let Some(bt) = report.as_ref().and_then(|r| r.backtrace.as_ref()) {
-        s.push_str(&format!("\nstack backtrace:\n{}", render_backtrace(bt)));
-    }
-    s
+    with_backtrace(s, report.as_ref().and_then(|r| r.backtrace.as_ref()))
 }
 
 /// A captured backtrace as a report shows it. Unless `RUST_BACKTRACE=full`, only the frames
@@ -224,6 +240,7 @@ pub(crate) fn render_backtrace(bt: &Backtrace) -> String {
         .iter()
         .position(|f| {
             [
+                "greenwood::report::catch",
                 "greenwood::greenlet::body",
                 "greenwood::hub::run",
                 "__rust_begin_short_backtrace",

@@ -449,10 +449,12 @@ fn switch_to_hub(task: &Rc<Task>) {
 
 fn raise(i: Interrupt) -> ! {
     match i {
-        Interrupt::Kill => unwind_current(Box::new(GreenletExit), "killed"),
+        Interrupt::Kill => unwind_current(Box::new(GreenletExit), || "killed".into()),
         Interrupt::Timeout(e) => {
-            let what = format!("interrupted by a Timeout ({e})");
-            unwind_current(Box::new(e), &what)
+            let shown = e.clone(); // formatted only if it is needed
+            unwind_current(Box::new(e), move || {
+                format!("interrupted by a Timeout ({shown})")
+            })
         }
     }
 }
@@ -460,8 +462,9 @@ fn raise(i: Interrupt) -> ! {
 /// Unwinds the current greenlet with `payload` (a kill or a timeout); `what` says which, for
 /// the message a program built with `panic = "abort"` gets instead of a silent abort.
 #[cold]
-pub(crate) fn unwind_current(payload: Box<dyn Any + Send>, what: &str) -> ! {
+pub(crate) fn unwind_current(payload: Box<dyn Any + Send>, what: impl FnOnce() -> String) -> ! {
     if cfg!(panic = "abort") {
+        let what = what();
         let who = try_current().map_or_else(|| "a greenlet".to_string(), |t| t.label());
         let msg = format!(
             "greenwood: {who} was {what}, which unwinds its stack (its destructors run), but \

@@ -333,10 +333,15 @@ impl Blocking {
     /// `sock`, unless [`close`](Blocking::close) was called: then the error every later
     /// operation gets (what `close(2)` would leave behind, minus the fd number's reuse).
     pub(crate) fn open<'a, S>(&self, sock: &'a S) -> io::Result<&'a S> {
+        self.check_open().map(|()| sock)
+    }
+
+    /// `Ok` unless [`close`](Blocking::close) was called (see [`open`](Blocking::open)).
+    pub(crate) fn check_open(&self) -> io::Result<()> {
         if self.reg.is_closed() {
             return Err(self.reg.closed_error());
         }
-        Ok(sock)
+        Ok(())
     }
 
     /// Runs `op`, parking on `WouldBlock` unless in non-blocking mode.
@@ -371,7 +376,7 @@ impl Blocking {
     }
 
     pub(crate) fn set_timeout(&self, d: Direction, timeout: Option<Duration>) -> io::Result<()> {
-        self.open(&())?;
+        self.check_open()?;
         if timeout == Some(Duration::ZERO) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -386,12 +391,12 @@ impl Blocking {
     }
 
     pub(crate) fn get_timeout(&self, d: Direction) -> io::Result<Option<Duration>> {
-        self.open(&())?;
+        self.check_open()?;
         Ok(self.timeout(d))
     }
 
     pub(crate) fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.open(&())?;
+        self.check_open()?;
         self.nonblocking.set(nonblocking);
         Ok(())
     }

@@ -165,7 +165,7 @@ impl TcpStream {
     /// ```
     pub fn into_std(self) -> io::Result<std::net::TcpStream> {
         let TcpStream { io, sock } = self;
-        io.open(&())?;
+        io.check_open()?;
         drop(io);
         sock.set_nonblocking(false)?;
         Ok(sock)
@@ -611,7 +611,7 @@ impl TcpListener {
     /// ```
     pub fn into_std(self) -> io::Result<std::net::TcpListener> {
         let TcpListener { io, sock } = self;
-        io.open(&())?;
+        io.check_open()?;
         drop(io);
         sock.set_nonblocking(false)?;
         Ok(sock)

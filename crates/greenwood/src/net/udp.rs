@@ -97,7 +97,7 @@ impl UdpSocket {
     /// ```
     pub fn into_std(self) -> io::Result<std::net::UdpSocket> {
         let UdpSocket { io, sock } = self;
-        io.open(&())?;
+        io.check_open()?;
         drop(io);
         sock.set_nonblocking(false)?;
         Ok(sock)

@@ -131,7 +131,7 @@ impl UnixStream {
     /// ```
     pub fn into_std(self) -> io::Result<std::os::unix::net::UnixStream> {
         let UnixStream { io, sock } = self;
-        io.open(&())?;
+        io.check_open()?;
         drop(io);
         sock.set_nonblocking(false)?;
         Ok(sock)
