@@ -8,8 +8,6 @@ use std::panic::Location;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::report::{location_suffix, PanicReport};
-
 /// Time ran out: the error of every greenwood call that waits at most some time
 /// (`wait_timeout`, `join_timeout`, `acquire_timeout`, `get_timeout`, ...), as std's
 /// `recv_timeout` returns `Err(RecvTimeoutError::Timeout)`; what
@@ -330,5 +328,29 @@ pub(crate) fn panic_message(p: &(dyn Any + Send)) -> String {
         e.to_string()
     } else {
         "(a panic payload that is not a string)".to_string()
+    }
+}
+
+/// Where a caught panic happened, recorded by greenwood's panic hook (`hub/report.rs`) for the
+/// report that follows and for [`GreenletError::panic_location`].
+pub(crate) struct PanicReport {
+    pub(crate) location: Option<String>,
+    pub(crate) backtrace: Option<Backtrace>,
+}
+
+impl fmt::Debug for PanicReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PanicReport")
+            .field("location", &self.location)
+            .field("backtrace", &self.backtrace.is_some())
+            .finish()
+    }
+}
+
+/// ` at LOCATION`, to follow "panicked" in a report.
+pub(crate) fn location_suffix(report: Option<&Arc<PanicReport>>) -> String {
+    match report.and_then(|r| r.location.as_deref()) {
+        Some(l) => format!(" at {l}"),
+        None => String::new(),
     }
 }

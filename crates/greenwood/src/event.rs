@@ -8,9 +8,9 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::error::Elapsed;
-use crate::task::WaitOn;
-use crate::wait::{private, Waitable};
-use crate::waitlist::{wait_on, WaitList};
+use crate::hub::task::WaitOn;
+use crate::hub::waitlist::{private, Waitable};
+use crate::hub::waitlist::{wait_on, WaitList};
 
 /// A flag that greenlets wait on: [`set`](Event::set) wakes every waiter, [`clear`](Event::clear)
 /// makes later waiters block again (gevent's `Event`).

@@ -10,9 +10,9 @@ use std::time::Duration;
 use greenlet::GreenletExit;
 
 use crate::error::{panic_message, Elapsed, ErrorKind, GreenletError};
-use crate::hub::{self, TimerAction, TimerGuard};
-use crate::task::{self, Interrupt, Kind, Outcome, Status, Task, WaitOn};
-use crate::waitlist::{Notify, Registration};
+use crate::hub::task::{self, Interrupt, Kind, Outcome, Status, Task, WaitOn};
+use crate::hub::waitlist::{Notify, Registration};
+use crate::hub::{self, TimerAction};
 
 /// A greenlet spawned on this thread's hub, and the value its function returns.
 ///
@@ -281,7 +281,7 @@ impl Builder {
         T: 'static,
     {
         let task = self.create(f, Location::caller())?;
-        hub::start(task.clone());
+        task.clone().schedule_start();
         Ok(Greenlet::from_task(task))
     }
 
@@ -349,7 +349,7 @@ where
 {
     task.status.set(Status::Started);
     task.ran.set(true);
-    let result = crate::report::catch(Some(&task), f);
+    let result = crate::hub::report::catch(Some(&task), f);
     // Recorded by the panic hook for a panic, kept only for the one the greenlet failed with.
     let report = task.take_panic_report();
     let outcome = match result {
@@ -405,12 +405,12 @@ fn run_links(task: &Task) {
         };
         let Some((_, f)) = next else { break };
         if let Err(p) = panic::catch_unwind(AssertUnwindSafe(f)) {
-            crate::report::emit(
-                crate::report::ReportKind::CallbackPanicked,
+            crate::hub::report::emit(
+                crate::hub::report::ReportKind::CallbackPanicked,
                 format!(
                     "a link callback of {} panicked{}",
                     task.label(),
-                    crate::report::caught(&*p)
+                    crate::hub::report::caught(&*p)
                 ),
             );
         }
@@ -430,10 +430,9 @@ fn join(task: &Rc<Task>, timeout: Option<Duration>) -> bool {
             task.label()
         );
     }
-    let waker = me.waker();
-    let _timer = timeout.map(|d| TimerGuard(hub::add_timer(d, TimerAction::Wake(waker.clone()))));
-    let _reg = Registration::new(&task.joiners, Notify::Wake(waker));
-    task::park(&me, WaitOn::Greenlet(task.clone()));
+    hub::wait_for(WaitOn::Greenlet(task.clone()), timeout, |waker| {
+        Registration::new(&task.joiners, Notify::Wake(waker))
+    });
     task.is_done()
 }
 
@@ -920,9 +919,8 @@ impl<T: 'static> Greenlet<T> {
 }
 
 fn next_link_id() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    NEXT.fetch_add(1, Ordering::Relaxed)
+    static NEXT: hub::IdCounter = hub::IdCounter::new();
+    NEXT.next()
 }
 
 /// Identifies a link, for [`Greenlet::unlink`].

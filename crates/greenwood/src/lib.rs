@@ -86,37 +86,35 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 
+// The runtime core: the loop, tasks, wait lists, timers, the reactor, the remote queue and
+// reports. It imports nothing of the crate but `error`; everything below is built on it.
+pub mod hub;
+
+mod channel;
 mod error;
 pub mod event;
 mod greenlet;
-mod handoff;
-pub mod hub;
 mod io;
 pub mod local;
 pub mod lock;
 pub mod net;
 pub mod pool;
 pub mod queue;
-mod remote;
 pub mod report;
 pub mod server;
 pub mod signal;
-mod task;
 pub mod threadpool;
 mod timeout;
-mod timer;
 mod wait;
-mod waitlist;
 
 pub use crate::error::{Elapsed, ErrorKind, GreenletError, LoopExit};
 pub use crate::greenlet::{getcurrent, spawn, spawn_later, AnyGreenlet, Builder, Greenlet, LinkId};
+pub use crate::hub::waitlist::Waitable;
 pub use crate::hub::{idle, sleep};
 pub use crate::io::{wait_read, wait_readwrite, wait_write};
 pub use crate::threadpool::spawn_blocking;
 pub use crate::timeout::{with_timeout, Timeout};
-pub use crate::wait::{
-    iwait, joinall, killall, killall_timeout, wait, wait_count, Iwait, JoinAll, Waitable,
-};
+pub use crate::wait::{iwait, joinall, killall, killall_timeout, wait, wait_count, Iwait, JoinAll};
 
 /// Sets this thread's handler for greenlets that fail (panic, or an uncaught [`Timeout`]); by
 /// default a failure becomes a [`report`] (one line on stderr unless a report handler, `log`

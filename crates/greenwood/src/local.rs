@@ -6,17 +6,9 @@
 //! they are dropped when the greenlet finishes.
 
 use std::any::Any;
-use std::collections::HashMap;
 use std::fmt;
 
-use crate::task::{self, Task};
-
-/// Values of one greenlet, by key.
-#[derive(Default)]
-pub(crate) struct Locals {
-    /// `None` while the value is lent out by `with`.
-    values: HashMap<usize, Option<Box<dyn Any>>>,
-}
+use crate::hub::task::{self, Task};
 
 /// A greenlet-local variable; declare one with [`greenlet_local!`](crate::greenlet_local).
 /// Each greenlet sees its own value, created by the initialiser on first use.
@@ -177,8 +169,8 @@ impl Drop for Marker<'_> {
     fn drop(&mut self) {
         let mut locals = self.task.locals.borrow_mut();
         if let Some(locals) = locals.as_mut() {
-            if matches!(locals.values.get(&self.key), Some(None)) {
-                locals.values.remove(&self.key);
+            if matches!(locals.get(&self.key), Some(None)) {
+                locals.remove(&self.key);
             }
         }
     }
@@ -191,7 +183,7 @@ pub(crate) type Inherit = Box<dyn FnOnce(&Task)>;
 /// no value yet (the marker is left then too, while the initialiser runs).
 fn take_value(task: &Task, key: usize) -> Option<Box<dyn Any>> {
     let mut locals = task.locals.borrow_mut();
-    let values = &mut locals.get_or_insert_with(Box::default).values;
+    let values = locals.get_or_insert_with(Box::default);
     match values.get_mut(&key) {
         Some(slot) => match slot.take() {
             Some(v) => Some(v),
@@ -212,7 +204,6 @@ fn put_value(task: &Task, key: usize, value: Box<dyn Any>) {
         .locals
         .borrow_mut()
         .get_or_insert_with(Box::default)
-        .values
         .insert(key, Some(value));
     // Dropped outside the borrow: its destructor may use greenlet-locals too.
     drop(old);

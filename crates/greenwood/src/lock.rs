@@ -12,8 +12,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::error::Elapsed;
-use crate::handoff::HandOff;
-use crate::task::{self, WaitOn};
+use crate::hub::handoff::HandOff;
+use crate::hub::task::{self, WaitOn};
 
 struct SemInner {
     permits: Cell<usize>,

@@ -24,11 +24,11 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::error::Elapsed;
-use crate::handoff::HandOff;
-use crate::hub::{self, TimerAction, TimerGuard};
-use crate::task::{self, WaitOn, Waker};
-use crate::wait::Waitable;
-use crate::waitlist::{wait_on, WaitList};
+use crate::hub;
+use crate::hub::handoff::HandOff;
+use crate::hub::task::{WaitOn, Waker};
+use crate::hub::waitlist::{wait_on, WaitList};
+use crate::Waitable;
 
 /// How a queue orders its items. Sealed: [`Fifo`], [`Lifo`] and [`Priority`].
 pub trait Store<T>: Default + private::Sealed {
@@ -391,23 +391,23 @@ impl<T, S: Store<T>> Queue<T, S> {
             return Err(PutError::Full(item));
         }
         // Park holding the item; a get takes it from us.
-        let me = task::current();
-        let waker = me.waker();
-        let _timer =
-            timeout.map(|d| TimerGuard(hub::add_timer(d, TimerAction::Wake(waker.clone()))));
-        let slot = Rc::new(PutSlot {
-            waker,
-            item: Cell::new(Some(item)),
-            popped: Cell::new(false),
+        let mut item = Some(item);
+        let mut parked = None;
+        hub::wait_for(WaitOn::Object(inner.kind, inner.site), timeout, |waker| {
+            let slot = parked.insert(Rc::new(PutSlot {
+                waker,
+                item: Cell::new(item.take()),
+                popped: Cell::new(false),
+            }));
+            inner.putters.borrow_mut().push_back(slot.clone());
+            // A get can take the parked item now (a rendezvous queue has nothing else).
+            inner.watchers.notify_all();
+            LeavePutters {
+                putters: &inner.putters,
+                slot: slot.clone(),
+            }
         });
-        inner.putters.borrow_mut().push_back(slot.clone());
-        // A get can take the parked item now (a rendezvous queue has nothing else).
-        inner.watchers.notify_all();
-        let _leave = LeavePutters {
-            putters: &inner.putters,
-            slot: &slot,
-        };
-        task::park(&me, WaitOn::Object(inner.kind, inner.site));
+        let slot = parked.expect("registered before parking");
         match slot.item.take() {
             None => {
                 // Taken by a getter.
@@ -648,7 +648,7 @@ impl<T, S: Store<T>> Queue<T, S> {
     }
 }
 
-impl<T, S: Store<T>> crate::wait::private::Sealed for Queue<T, S> {
+impl<T, S: Store<T>> crate::hub::waitlist::private::Sealed for Queue<T, S> {
     fn wait_list(&self) -> &WaitList {
         &self.inner.watchers
     }
@@ -700,7 +700,7 @@ impl<T, S: Store<T>> fmt::Debug for Queue<T, S> {
 /// Takes a putter's slot out of line when it stops waiting, however it stops.
 struct LeavePutters<'a, T> {
     putters: &'a RefCell<VecDeque<Rc<PutSlot<T>>>>,
-    slot: &'a Rc<PutSlot<T>>,
+    slot: Rc<PutSlot<T>>,
 }
 
 impl<T> Drop for LeavePutters<'_, T> {
@@ -709,7 +709,7 @@ impl<T> Drop for LeavePutters<'_, T> {
             return;
         }
         let mut putters = self.putters.borrow_mut();
-        if let Some(i) = putters.iter().rposition(|s| Rc::ptr_eq(s, self.slot)) {
+        if let Some(i) = putters.iter().rposition(|s| Rc::ptr_eq(s, &self.slot)) {
             putters.remove(i);
         }
     }
@@ -1110,7 +1110,7 @@ ordered_queue!(
 
 macro_rules! waitable_by_its_queue {
     ($t:ident) => {
-        impl<T> crate::wait::private::Sealed for $t<T> {
+        impl<T> crate::hub::waitlist::private::Sealed for $t<T> {
             fn wait_list(&self) -> &WaitList {
                 self.queue.wait_list()
             }

@@ -9,9 +9,9 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::greenlet::Greenlet;
+use crate::hub::report::{self, ReportKind};
 use crate::net::{TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
 use crate::pool::{Group, Pool};
-use crate::report::{self, ReportKind};
 
 type Handler = Rc<dyn Fn(TcpStream, SocketAddr)>;
 

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use signal_hook::SigId;
 
 use crate::greenlet::{Builder, Greenlet};
-use crate::io::{Direction, IoRegistration};
+use crate::hub::reactor::{Direction, IoRegistration};
 
 pub use libc::{
     SIGALRM, SIGCHLD, SIGHUP, SIGINT, SIGPIPE, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH,
@@ -235,19 +235,19 @@ impl Signals {
     }
 }
 
-impl crate::wait::private::Sealed for Signals {
-    fn wait_list(&self) -> &crate::waitlist::WaitList {
+impl crate::hub::waitlist::private::Sealed for Signals {
+    fn wait_list(&self) -> &crate::hub::waitlist::WaitList {
         self.reg.readers()
     }
 
     fn still_ready(&self) -> bool {
-        crate::wait::Waitable::is_ready(self)
+        crate::Waitable::is_ready(self)
     }
 }
 
 /// Ready when one of its signals arrived and was not yet returned by
 /// [`wait`](Signals::wait) or [`pending`](Signals::pending).
-impl crate::wait::Waitable for Signals {
+impl crate::Waitable for Signals {
     fn is_ready(&self) -> bool {
         self.wanted
             .iter()

@@ -11,14 +11,14 @@ use std::cell::OnceCell;
 use std::collections::VecDeque;
 use std::error::Error;
 use std::fmt;
-use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::panic::{self, AssertUnwindSafe, Location};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+pub use crate::channel::{channel, Receiver, SendError, Sender};
 use crate::error::panic_message;
-use crate::event::Event;
-use crate::remote::{Signal, SignalSender};
+use crate::hub::remote::Signal;
+use crate::hub::waitlist::{private, WaitList, Waitable};
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -181,7 +181,17 @@ impl ThreadPool {
     /// let r = pool.spawn(|| std::fs::read_to_string("/proc/self/stat").map(|s| s.len()));
     /// assert!(r.join().unwrap().unwrap() > 0);
     /// ```
+    #[track_caller]
     pub fn spawn<F, T>(&self, f: F) -> ThreadResult<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.spawn_at(f, Location::caller())
+    }
+
+    /// `spawn`, naming `site` as where the job was submitted.
+    fn spawn_at<F, T>(&self, f: F, site: &'static Location<'static>) -> ThreadResult<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
@@ -189,7 +199,7 @@ impl ThreadPool {
         // A forked child has none of the pool's threads: the job would never run.
         crate::hub::check_not_forked();
         let slot: Arc<Mutex<Option<std::thread::Result<T>>>> = Arc::new(Mutex::new(None));
-        let signal = Signal::new(Event::new());
+        let signal = Signal::new("a thread-pool job", site);
         let sender = signal.sender();
         let hold = signal.hold();
         let out = slot.clone();
@@ -332,9 +342,9 @@ pub struct ThreadResult<T> {
     signal: Signal,
 }
 
-impl<T> crate::wait::private::Sealed for ThreadResult<T> {
-    fn wait_list(&self) -> &crate::waitlist::WaitList {
-        crate::wait::private::Sealed::wait_list(self.signal.event())
+impl<T> private::Sealed for ThreadResult<T> {
+    fn wait_list(&self) -> &WaitList {
+        self.signal.waiters()
     }
 
     fn still_ready(&self) -> bool {
@@ -343,7 +353,7 @@ impl<T> crate::wait::private::Sealed for ThreadResult<T> {
 }
 
 /// Ready when the job has finished.
-impl<T> crate::wait::Waitable for ThreadResult<T> {
+impl<T> Waitable for ThreadResult<T> {
     fn is_ready(&self) -> bool {
         self.ready()
     }
@@ -371,8 +381,8 @@ impl<T> ThreadResult<T> {
             if let Some(r) = self.take() {
                 return r;
             }
-            self.signal.event().wait();
-            self.signal.event().clear();
+            self.signal.wait(None);
+            self.signal.lower();
         }
     }
 
@@ -402,8 +412,8 @@ impl<T> ThreadResult<T> {
             if left.is_zero() {
                 return Err(self);
             }
-            let _ = self.signal.event().wait_timeout(left); // loops back to check
-            self.signal.event().clear();
+            self.signal.wait(Some(left)); // loops back to check
+            self.signal.lower();
         }
     }
 
@@ -454,254 +464,15 @@ thread_local! {
 /// let len = greenwood::spawn_blocking(|| std::fs::read("/proc/self/status").unwrap().len());
 /// assert!(len.join().unwrap() > 0);
 /// ```
+#[track_caller]
 pub fn spawn_blocking<F, T>(f: F) -> ThreadResult<T>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
+    let site = Location::caller();
     DEFAULT_POOL.with(|p| {
         p.get_or_init(|| ThreadPool::new(DEFAULT_MAX_THREADS))
-            .spawn(f)
+            .spawn_at(f, site)
     })
-}
-
-struct ChanShared<T> {
-    queue: Mutex<VecDeque<T>>,
-    senders: AtomicUsize,
-    receiver_alive: AtomicBool,
-}
-
-/// Creates a channel whose [`Sender`] can be used from any thread and whose [`Receiver`]
-/// parks greenlets of the current thread cooperatively: a thread sending into a hub.
-///
-/// # Examples
-///
-/// ```
-/// let (tx, rx) = greenwood::threadpool::channel();
-/// let producer = std::thread::spawn(move || {
-///     for i in 0..3 {
-///         tx.send(i).unwrap();
-///     }
-/// }); // dropping `tx` closes the channel
-/// let got: Vec<i32> = rx.iter().collect(); // greenlets keep running while it waits
-/// producer.join().unwrap();
-/// assert_eq!(got, [0, 1, 2]);
-/// ```
-pub fn channel<T: Send>() -> (Sender<T>, Receiver<T>) {
-    let shared = Arc::new(ChanShared {
-        queue: Mutex::new(VecDeque::new()),
-        senders: AtomicUsize::new(1),
-        receiver_alive: AtomicBool::new(true),
-    });
-    let signal = Signal::new(Event::new());
-    let sender = Sender {
-        shared: shared.clone(),
-        signal: signal.sender(),
-    };
-    (sender, Receiver { shared, signal })
-}
-
-/// The sending end of a [`channel`]: `Send`, clonable, usable from any thread.
-pub struct Sender<T> {
-    shared: Arc<ChanShared<T>>,
-    signal: SignalSender,
-}
-
-/// The receiver was dropped; the item is given back.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct SendError<T>(pub T);
-
-impl<T> fmt::Debug for SendError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SendError(..)")
-    }
-}
-
-impl<T> fmt::Display for SendError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the receiving end of the channel was dropped")
-    }
-}
-
-impl<T> Error for SendError<T> {}
-
-impl<T: Send> Sender<T> {
-    /// Sends `item`; never blocks.
-    ///
-    /// # Errors
-    ///
-    /// [`SendError`], with the item, if the receiver is gone.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let (tx, rx) = greenwood::threadpool::channel();
-    /// tx.send("hi").unwrap();
-    /// assert_eq!(rx.recv(), Some("hi"));
-    /// drop(rx);
-    /// assert!(tx.send("anyone?").is_err());
-    /// ```
-    pub fn send(&self, item: T) -> Result<(), SendError<T>> {
-        if !self.shared.receiver_alive.load(Ordering::SeqCst) {
-            return Err(SendError(item));
-        }
-        let mut q = self.shared.queue.lock().unwrap_or_else(|e| e.into_inner());
-        let was_empty = q.is_empty();
-        q.push_back(item);
-        drop(q);
-        if was_empty {
-            self.signal.fire();
-        }
-        Ok(())
-    }
-}
-
-impl<T> Clone for Sender<T> {
-    fn clone(&self) -> Self {
-        self.shared.senders.fetch_add(1, Ordering::SeqCst);
-        Sender {
-            shared: self.shared.clone(),
-            signal: self.signal.clone(),
-        }
-    }
-}
-
-impl<T> Drop for Sender<T> {
-    fn drop(&mut self) {
-        if self.shared.senders.fetch_sub(1, Ordering::SeqCst) == 1 {
-            // The last sender: wake the receiver so it sees the channel closed.
-            self.signal.fire();
-        }
-    }
-}
-
-impl<T> fmt::Debug for Sender<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sender").finish()
-    }
-}
-
-/// The receiving end of a [`channel`]; it belongs to the thread that created the channel.
-pub struct Receiver<T> {
-    shared: Arc<ChanShared<T>>,
-    signal: Signal,
-}
-
-impl<T> Receiver<T> {
-    /// Takes the next item, parking the current greenlet until one arrives; `None` once every
-    /// sender is gone and the channel is drained.
-    ///
-    /// # Panics
-    ///
-    /// With the interrupts of [`sleep`](crate::sleep).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let (tx, rx) = greenwood::threadpool::channel();
-    /// std::thread::spawn(move || tx.send(5).unwrap());
-    /// assert_eq!(rx.recv(), Some(5));
-    /// assert_eq!(rx.recv(), None);
-    /// ```
-    pub fn recv(&self) -> Option<T> {
-        self.recv_until(None).ok()
-    }
-
-    /// Takes the next item, waiting at most `timeout`.
-    ///
-    /// # Errors
-    ///
-    /// [`GetError::Empty`](crate::queue::GetError::Empty) after the timeout;
-    /// [`GetError::ShutDown`](crate::queue::GetError::ShutDown) once every sender is gone
-    /// and the channel is drained.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let (_tx, rx) = greenwood::threadpool::channel::<u8>();
-    /// assert!(rx.recv_timeout(std::time::Duration::from_millis(1)).is_err());
-    /// ```
-    pub fn recv_timeout(&self, timeout: Duration) -> Result<T, crate::queue::GetError> {
-        self.recv_until(Some(timeout))
-    }
-
-    /// Takes the next item if there is one, without waiting.
-    ///
-    /// # Errors
-    ///
-    /// As [`recv_timeout`](Receiver::recv_timeout), at once.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let (tx, rx) = greenwood::threadpool::channel();
-    /// tx.send(1).unwrap();
-    /// assert_eq!(rx.try_recv(), Ok(1));
-    /// ```
-    pub fn try_recv(&self) -> Result<T, crate::queue::GetError> {
-        self.recv_until(Some(Duration::ZERO))
-    }
-
-    fn recv_until(&self, timeout: Option<Duration>) -> Result<T, crate::queue::GetError> {
-        use crate::queue::GetError;
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        loop {
-            // Clear first: a send that lands after the check fires the event again.
-            self.signal.event().clear();
-            if let Some(item) = self
-                .shared
-                .queue
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .pop_front()
-            {
-                return Ok(item);
-            }
-            if self.shared.senders.load(Ordering::SeqCst) == 0 {
-                return Err(GetError::ShutDown);
-            }
-            let left = match (timeout, deadline) {
-                (Some(_), Some(d)) => Some(d.saturating_duration_since(Instant::now())),
-                _ => None,
-            };
-            if left == Some(Duration::ZERO) {
-                return Err(GetError::Empty);
-            }
-            // Other threads may still send: waiting is not a deadlock.
-            let _hold = self.signal.hold();
-            match left {
-                Some(l) => {
-                    let _ = self.signal.event().wait_timeout(l); // loops back to check
-                }
-                None => self.signal.event().wait(),
-            }
-        }
-    }
-
-    /// Items as they arrive, until every sender is gone.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let (tx, rx) = greenwood::threadpool::channel();
-    /// tx.send(1).unwrap();
-    /// drop(tx);
-    /// assert_eq!(rx.iter().collect::<Vec<_>>(), [1]);
-    /// ```
-    pub fn iter(&self) -> impl Iterator<Item = T> + '_ {
-        std::iter::from_fn(move || self.recv())
-    }
-}
-
-impl<T> Drop for Receiver<T> {
-    fn drop(&mut self) {
-        self.shared.receiver_alive.store(false, Ordering::SeqCst);
-        // Items already sent are dropped with the queue when the last sender goes.
-    }
-}
-
-impl<T> fmt::Debug for Receiver<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Receiver").finish()
-    }
 }

@@ -3,13 +3,12 @@
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe, Location};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::error::Elapsed;
+use crate::hub::task::{self, Interrupt, Task};
+use crate::hub::timer::TimerKey;
 use crate::hub::{self, TimerAction};
-use crate::task::{self, Interrupt, Task};
-use crate::timer::TimerKey;
 
 /// A guard that interrupts the greenlet that created it, `duration` after it was created, at
 /// the blocking call it is parked in then (or its next one): that call unwinds with an
@@ -47,8 +46,8 @@ pub struct Timeout {
 }
 
 fn next_id() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    NEXT.fetch_add(1, Ordering::Relaxed)
+    static NEXT: hub::IdCounter = hub::IdCounter::new();
+    NEXT.next()
 }
 
 impl Timeout {

@@ -6,47 +6,9 @@ use std::time::{Duration, Instant};
 use crate::error::Elapsed;
 use crate::error::GreenletError;
 use crate::greenlet::{AnyGreenlet, Greenlet};
-use crate::hub::{self, TimerAction, TimerGuard};
-use crate::task::{self, WaitOn};
-use crate::waitlist::{Collector, Notify, WaitList};
-
-/// Something a greenlet can wait on with [`wait`] and [`iwait`], so that one greenlet waits
-/// for whichever of several comes first: greenlets (finished), [`Event`](crate::event::Event)
-/// and [`AsyncResult`](crate::event::AsyncResult) (set), queues (an item to get, or shut
-/// down), sockets (readable: data, end of file or an error to read; listeners: a connection
-/// to accept), [`Signals`](crate::signal::Signals) (a signal arrived) and thread-pool
-/// results (the job finished). Sealed: only greenwood's types implement it.
-///
-/// # Examples
-///
-/// ```
-/// use greenwood::Waitable;
-///
-/// let g = greenwood::spawn(|| ());
-/// assert!(!g.is_ready());
-/// let objects: [&dyn Waitable; 1] = [&g];
-/// greenwood::wait(&objects);
-/// assert!(g.is_ready());
-/// ```
-pub trait Waitable: private::Sealed {
-    /// Whether waiting on it would return at once.
-    fn is_ready(&self) -> bool;
-}
-
-pub(crate) mod private {
-    pub trait Sealed {
-        #[doc(hidden)]
-        fn wait_list(&self) -> &crate::waitlist::WaitList;
-
-        /// Whether a notification still means ready when the waiter gets to run. Levels (a
-        /// queue's item, a socket's data, a pending signal) can be taken by someone else
-        /// meanwhile; ends and events count as they were notified.
-        #[doc(hidden)]
-        fn still_ready(&self) -> bool {
-            true
-        }
-    }
-}
+use crate::hub;
+use crate::hub::task::WaitOn;
+use crate::hub::waitlist::{private, Collector, Notify, WaitList, Waitable};
 
 impl<T: 'static> private::Sealed for Greenlet<T> {
     fn wait_list(&self) -> &WaitList {
@@ -69,22 +31,6 @@ impl private::Sealed for AnyGreenlet {
 impl Waitable for AnyGreenlet {
     fn is_ready(&self) -> bool {
         self.ready()
-    }
-}
-
-impl<W: Waitable + ?Sized> private::Sealed for &W {
-    fn wait_list(&self) -> &WaitList {
-        (**self).wait_list()
-    }
-
-    fn still_ready(&self) -> bool {
-        (**self).still_ready()
-    }
-}
-
-impl<W: Waitable + ?Sized> Waitable for &W {
-    fn is_ready(&self) -> bool {
-        (**self).is_ready()
     }
 }
 
@@ -200,30 +146,30 @@ impl<W: Waitable> Iterator for Iwait<'_, W> {
                 self.keys[i] = None;
                 return Some(i);
             }
-            let me = task::current();
-            let waker = me.waker();
             // A timeout too large for an `Instant` is no timeout.
             let now = Instant::now();
             if self.deadline.is_none() {
                 self.deadline = self.timeout.and_then(|d| now.checked_add(d));
             }
-            let _timer = match self.deadline {
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(now);
-                    if left.is_zero() {
-                        return None;
-                    }
-                    Some(TimerGuard(hub::add_timer(
-                        left,
-                        TimerAction::Wake(waker.clone()),
-                    )))
-                }
-                None => None,
-            };
-            self.collector.set_waker(Some(waker));
-            task::park(&me, WaitOn::Any(self.objects.len() - self.yielded));
-            self.collector.set_waker(None);
+            let left = self.deadline.map(|d| d.saturating_duration_since(now));
+            if left == Some(Duration::ZERO) {
+                return None;
+            }
+            let what = WaitOn::Any(self.objects.len() - self.yielded);
+            hub::wait_for(what, left, |waker| {
+                self.collector.set_waker(Some(waker));
+                ClearCollector(&self.collector)
+            });
         }
+    }
+}
+
+/// Forgets the collector's waker when a park ends, however it ends.
+struct ClearCollector<'a>(&'a Collector);
+
+impl Drop for ClearCollector<'_> {
+    fn drop(&mut self) {
+        self.0.set_waker(None);
     }
 }
 

@@ -30,9 +30,10 @@ macro_rules! cooperative_stream {
 
         impl std::io::Read for &$t {
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-                self.io.transfer(crate::io::Direction::Read, buf.len(), || {
-                    std::io::Read::read(&mut &self.sock, buf)
-                })
+                self.io
+                    .transfer(crate::hub::reactor::Direction::Read, buf.len(), || {
+                        std::io::Read::read(&mut &self.sock, buf)
+                    })
             }
 
             fn read_vectored(
@@ -40,9 +41,10 @@ macro_rules! cooperative_stream {
                 bufs: &mut [std::io::IoSliceMut<'_>],
             ) -> std::io::Result<usize> {
                 let len = bufs.iter().map(|b| b.len()).sum();
-                self.io.transfer(crate::io::Direction::Read, len, || {
-                    std::io::Read::read_vectored(&mut &self.sock, bufs)
-                })
+                self.io
+                    .transfer(crate::hub::reactor::Direction::Read, len, || {
+                        std::io::Read::read_vectored(&mut &self.sock, bufs)
+                    })
             }
         }
 
@@ -63,16 +65,17 @@ macro_rules! cooperative_stream {
         impl std::io::Write for &$t {
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
                 self.io
-                    .transfer(crate::io::Direction::Write, buf.len(), || {
+                    .transfer(crate::hub::reactor::Direction::Write, buf.len(), || {
                         std::io::Write::write(&mut &self.sock, buf)
                     })
             }
 
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
                 let len = bufs.iter().map(|b| b.len()).sum();
-                self.io.transfer(crate::io::Direction::Write, len, || {
-                    std::io::Write::write_vectored(&mut &self.sock, bufs)
-                })
+                self.io
+                    .transfer(crate::hub::reactor::Direction::Write, len, || {
+                        std::io::Write::write_vectored(&mut &self.sock, bufs)
+                    })
             }
 
             fn flush(&mut self) -> std::io::Result<()> {
@@ -100,17 +103,17 @@ macro_rules! cooperative_stream {
 /// word.
 macro_rules! waitable_socket {
     ($t:ty, $how:ident) => {
-        impl crate::wait::private::Sealed for $t {
-            fn wait_list(&self) -> &crate::waitlist::WaitList {
+        impl crate::hub::waitlist::private::Sealed for $t {
+            fn wait_list(&self) -> &crate::hub::waitlist::WaitList {
                 self.io.reg().readers()
             }
 
             fn still_ready(&self) -> bool {
-                crate::wait::Waitable::is_ready(self)
+                crate::Waitable::is_ready(self)
             }
         }
 
-        impl crate::wait::Waitable for $t {
+        impl crate::Waitable for $t {
             fn is_ready(&self) -> bool {
                 waitable_socket!(@ready self, $how)
             }
@@ -155,7 +158,7 @@ use std::net::SocketAddr;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
-use crate::io::{Direction, IoRegistration};
+use crate::hub::reactor::{Direction, IoRegistration};
 
 /// Runs `op` until it does not say `WouldBlock`, parking on `reg` in direction `d` in between,
 /// for at most `timeout` in all.
@@ -212,7 +215,7 @@ fn retry_inner<R>(
                     reg.mark_drained(d);
                 }
                 if !parked {
-                    crate::task::consume_budget();
+                    crate::hub::task::consume_budget();
                 }
                 return Ok(r);
             }

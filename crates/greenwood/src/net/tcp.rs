@@ -7,7 +7,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use super::{each_addr, Blocking, ToSocketAddrs};
-use crate::io::Direction;
+use crate::hub::reactor::Direction;
 
 /// A TCP connection whose blocking calls park only the calling greenlet (`std::net::TcpStream`'s
 /// methods, cooperative).

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::Blocking;
-use crate::io::Direction;
+use crate::hub::reactor::Direction;
 
 /// A Unix-domain stream whose blocking calls park only the calling greenlet
 /// (`std::os::unix::net::UnixStream`'s methods, cooperative).

@@ -12,7 +12,8 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Duration;
 
-use crate::task::Waker;
+use crate::hub::task::{WaitOn, Waker};
+use crate::hub::wait_for;
 
 /// What to do when the object becomes ready.
 pub(crate) enum Notify {
@@ -65,8 +66,8 @@ impl Collector {
     }
 }
 
-/// `pub` only so the sealed [`Waitable`](crate::Waitable) trait can name it; the module is
-/// private.
+/// Who to wake when an object becomes ready. `pub` only so the sealed [`Waitable`] trait can
+/// name it; the module is private.
 ///
 /// Most lists have zero or one waiter (a greenlet's joiner, a lock's next owner), so the
 /// oldest entry is kept inline and only the others go to a heap queue.
@@ -155,27 +156,6 @@ impl WaitList {
             }
         }
     }
-
-    /// Notifies the oldest waiter still waiting; false if there was none.
-    #[allow(dead_code)] // for the lock and queue primitives
-    pub(crate) fn notify_one(&self) -> bool {
-        loop {
-            let next = self.entries.borrow_mut().pop_front();
-            match next {
-                Some((_, n)) => {
-                    if n.notify() {
-                        return true;
-                    }
-                }
-                None => return false,
-            }
-        }
-    }
-
-    #[allow(dead_code)] // for the lock and queue primitives
-    pub(crate) fn is_empty(&self) -> bool {
-        self.entries.borrow().first.is_none()
-    }
 }
 
 impl std::fmt::Debug for WaitList {
@@ -183,6 +163,60 @@ impl std::fmt::Debug for WaitList {
         f.debug_struct("WaitList")
             .field("waiters", &self.entries.borrow().len())
             .finish()
+    }
+}
+
+/// Something a greenlet can wait on with [`wait`](fn@crate::wait) and [`iwait`](crate::iwait),
+/// so that one greenlet waits for whichever of several comes first: greenlets (finished), [`Event`](crate::event::Event)
+/// and [`AsyncResult`](crate::event::AsyncResult) (set), queues (an item to get, or shut
+/// down), sockets (readable: data, end of file or an error to read; listeners: a connection
+/// to accept), [`Signals`](crate::signal::Signals) (a signal arrived) and thread-pool
+/// results (the job finished). Sealed: only greenwood's types implement it.
+///
+/// # Examples
+///
+/// ```
+/// use greenwood::Waitable;
+///
+/// let g = greenwood::spawn(|| ());
+/// assert!(!g.is_ready());
+/// let objects: [&dyn Waitable; 1] = [&g];
+/// greenwood::wait(&objects);
+/// assert!(g.is_ready());
+/// ```
+pub trait Waitable: private::Sealed {
+    /// Whether waiting on it would return at once.
+    fn is_ready(&self) -> bool;
+}
+
+pub(crate) mod private {
+    pub trait Sealed {
+        #[doc(hidden)]
+        fn wait_list(&self) -> &crate::hub::waitlist::WaitList;
+
+        /// Whether a notification still means ready when the waiter gets to run. Levels (a
+        /// queue's item, a socket's data, a pending signal) can be taken by someone else
+        /// meanwhile; ends and events count as they were notified.
+        #[doc(hidden)]
+        fn still_ready(&self) -> bool {
+            true
+        }
+    }
+}
+
+impl<W: Waitable + ?Sized> private::Sealed for &W {
+    fn wait_list(&self) -> &WaitList {
+        (**self).wait_list()
+    }
+
+    fn still_ready(&self) -> bool {
+        (**self).still_ready()
+    }
+}
+
+impl<W: Waitable + ?Sized> Waitable for &W {
+    fn is_ready(&self) -> bool {
+        (**self).is_ready()
     }
 }
 
@@ -206,17 +240,10 @@ impl<'a> Registration<'a> {
 /// interrupt (kill, timeout) unwinds it; whatever happens, it leaves the list. Callers look at
 /// their condition again afterwards: a notification and a timeout can race, so "was I
 /// notified" has no reliable answer here (the hand-off queue gives one where it matters).
-pub(crate) fn wait_on(list: &WaitList, what: crate::task::WaitOn, timeout: Option<Duration>) {
-    let me = crate::task::current();
-    let waker = me.waker();
-    let _timer = timeout.map(|d| {
-        crate::hub::TimerGuard(crate::hub::add_timer(
-            d,
-            crate::hub::TimerAction::Wake(waker.clone()),
-        ))
+pub(crate) fn wait_on(list: &WaitList, what: WaitOn, timeout: Option<Duration>) {
+    wait_for(what, timeout, |waker| {
+        Registration::new(list, Notify::Wake(waker))
     });
-    let _entry = Registration::new(list, Notify::Wake(waker));
-    crate::task::park(&me, what);
 }
 
 impl Drop for Registration<'_> {

@@ -89,24 +89,26 @@ use std::io;
 use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::{Rc, Weak};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use slab::Slab;
 
 use crate::error::{panic_message, GreenletError};
-use crate::io::Source;
-pub use crate::remote::{HubGone, HubHandle};
-use crate::report::{self, ReportKind};
-use crate::task::{self, Interrupt, Kind, Park, Task, WaitOn, Waker};
-use crate::timer::{TimerKey, Wheel};
+use crate::hub::reactor::Reactor;
+pub use crate::hub::remote::{HubGone, HubHandle};
+use crate::hub::remote::{Remote, SignalState};
+use crate::hub::report::ReportKind;
+use crate::hub::task::{Interrupt, Kind, Task, WaitOn, Waker};
+use crate::hub::timer::{TimerKey, Wheel};
 
-const WAKER_TOKEN: mio::Token = mio::Token(usize::MAX);
-
-/// Source tokens: the slab key below this bit, a generation above it.
-const KEY_BITS: u32 = 32;
-const KEY_MASK: usize = (1 << KEY_BITS) - 1;
+pub(crate) mod handoff;
+pub(crate) mod reactor;
+pub(crate) mod remote;
+pub(crate) mod report;
+pub(crate) mod task;
+pub(crate) mod timer;
+pub(crate) mod waitlist;
 
 /// Callbacks run between polls when greenlets keep the ready queue busy.
 const POLL_EVERY: u32 = 64;
@@ -133,49 +135,6 @@ pub(crate) enum TimerAction {
     Start(Rc<Task>),
 }
 
-/// Callbacks queued by other threads, and how they wake the hub. The thread pool, the
-/// thread-safe hub handle and cross-thread channels are built on it.
-pub(crate) struct Remote {
-    queue: Mutex<Vec<Box<dyn FnOnce() + Send>>>,
-    pending: AtomicBool,
-    /// Cleared when the hub is dropped (its thread exits): callbacks would never run.
-    alive: AtomicBool,
-    /// Operations on other threads that will queue a callback when done (thread-pool work):
-    /// while any is outstanding, blocking forever is not a deadlock.
-    outstanding: AtomicUsize,
-    waker: mio::Waker,
-}
-
-impl Remote {
-    /// Queues `f` to run on the hub's thread and wakes the hub; gives `f` back if the hub is
-    /// gone.
-    pub(crate) fn run_callback(
-        &self,
-        f: Box<dyn FnOnce() + Send>,
-    ) -> Result<(), Box<dyn FnOnce() + Send>> {
-        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        if !self.alive.load(Ordering::SeqCst) {
-            return Err(f);
-        }
-        queue.push(f);
-        drop(queue);
-        if !self.pending.swap(true, Ordering::SeqCst) {
-            // Failing to write to an eventfd we own means the process is out of something
-            // more basic than we can handle here; the callback still runs on the next turn.
-            let _ = self.waker.wake();
-        }
-        Ok(())
-    }
-
-    pub(crate) fn hold(&self) {
-        self.outstanding.fetch_add(1, Ordering::SeqCst);
-    }
-
-    pub(crate) fn release(&self) {
-        self.outstanding.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
 /// A handler for failed greenlets; see [`set_failure_handler`](crate::set_failure_handler).
 ///
 /// # Examples
@@ -187,29 +146,45 @@ impl Remote {
 pub type FailureHandler = Box<dyn Fn(&GreenletError)>;
 type SharedHandler = Rc<dyn Fn(&GreenletError)>;
 
+/// One thread's hub. Every field is written on the hub's thread only; the one part other
+/// threads reach, the remote queue, is behind its own `Arc`.
 pub(crate) struct HubInner {
+    /// The greenlet running the loop, parent of every spawned greenlet.
     glet: greenlet::Greenlet,
+
+    // -- the scheduler --
+    /// What runs next, in FIFO order (see "One turn of the loop").
     ready: RefCell<VecDeque<Ready>>,
     /// Entries of the current turn still to run.
     batch_left: Cell<usize>,
+    /// Entries run since the last poll (see `POLL_EVERY`).
     since_poll: Cell<u32>,
+    /// Greenlets in `idle()`, woken when nothing else is runnable.
+    idle: RefCell<Vec<Waker>>,
+
+    // -- what wakes greenlets --
+    /// Sleeps, timeouts and delayed spawns.
     timers: RefCell<Wheel<TimerAction>>,
-    poll: RefCell<mio::Poll>,
-    events: RefCell<mio::Events>,
+    /// The poller and its sources.
+    reactor: Reactor,
+    /// Callbacks other threads queue, and the waker that interrupts the poll.
     remote: Arc<Remote>,
-    /// Sources registered with the poller (slab key in the low half of their token, a
-    /// generation in the high half), and greenlets parked on them.
-    io_sources: RefCell<Slab<Rc<Source>>>,
-    io_generation: Cell<usize>,
-    io_waiters: Cell<usize>,
+    /// Signals other threads fire through the remote queue (thread-pool results, channels).
+    signals: RefCell<Slab<Rc<SignalState>>>,
+
+    // -- the greenlets --
     /// Live spawned greenlets: the hub owns them, as a runtime owns its tasks.
     tasks: RefCell<Slab<Rc<Task>>>,
+    /// The main greenlet's task and greenlet, once it has blocked (a task does not hold its
+    /// own greenlet, or they would keep each other alive).
     main: RefCell<Weak<Task>>,
     main_glet: Cell<Option<greenlet::Greenlet>>,
+    /// The last raw greenlet (made with the `greenlet` crate) that parked: `LoopExit` goes
+    /// to it when the main greenlet is not waiting.
     last_raw: RefCell<Weak<Task>>,
-    idle: RefCell<Vec<Waker>>,
-    /// Events other threads set through the remote queue (thread-pool results, channels).
-    signals: RefCell<Slab<crate::event::Event>>,
+
+    // -- failures and the process --
+    /// This thread's handler for failed greenlets, if one was set.
     failure_handler: RefCell<Option<SharedHandler>>,
     /// The process the hub was created in (see `check_not_forked`).
     pid: u32,
@@ -226,13 +201,14 @@ thread_local! {
     };
 }
 
+/// Runs `f` with this thread's hub, creating it first if needed.
 #[inline]
-fn with<R>(f: impl FnOnce(&Rc<HubInner>) -> R) -> R {
+pub(crate) fn with<R>(f: impl FnOnce(&Rc<HubInner>) -> R) -> R {
     HUB.with(|h| f(h.get_or_init(create)))
 }
 
 /// Like `with`, but does nothing once the thread's hub is gone (thread exit).
-fn try_with(f: impl FnOnce(&Rc<HubInner>)) {
+pub(crate) fn try_with(f: impl FnOnce(&Rc<HubInner>)) {
     let _ = HUB.try_with(|h| {
         if let Some(hub) = h.get() {
             f(hub)
@@ -249,9 +225,7 @@ fn create() -> Rc<HubInner> {
 
 impl HubInner {
     fn new() -> io::Result<Rc<HubInner>> {
-        let poll = mio::Poll::new().map_err(|e| with_fd_hint(e, "an epoll instance"))?;
-        let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)
-            .map_err(|e| with_fd_hint(e, "an eventfd"))?;
+        let (reactor, waker) = Reactor::new()?;
         let glet_result = RefCell::new(None);
         let hub = Rc::new_cyclic(|weak: &Weak<HubInner>| {
             let weak = weak.clone();
@@ -271,18 +245,8 @@ impl HubInner {
                 batch_left: Cell::new(0),
                 since_poll: Cell::new(0),
                 timers: RefCell::new(Wheel::new(Instant::now())),
-                poll: RefCell::new(poll),
-                events: RefCell::new(mio::Events::with_capacity(1024)),
-                remote: Arc::new(Remote {
-                    queue: Mutex::new(Vec::new()),
-                    pending: AtomicBool::new(false),
-                    alive: AtomicBool::new(true),
-                    outstanding: AtomicUsize::new(0),
-                    waker,
-                }),
-                io_sources: RefCell::new(Slab::new()),
-                io_generation: Cell::new(0),
-                io_waiters: Cell::new(0),
+                reactor,
+                remote: Arc::new(Remote::new(waker)),
                 tasks: RefCell::new(Slab::new()),
                 main: RefCell::new(Weak::new()),
                 main_glet: Cell::new(None),
@@ -300,7 +264,7 @@ impl HubInner {
         // it goes idle (see `turn`).
         greenlet::set_deferred_trim(true);
         let marker = Rc::new(Task::new(Kind::Hub, hub.glet.id(), None, None));
-        crate::report::install_panic_hook();
+        report::install_panic_hook();
         hub.glet.set_data(Some(marker));
         Ok(hub)
     }
@@ -311,7 +275,7 @@ impl HubInner {
     #[inline]
     fn resume_target(&self, task: &Task) -> Option<greenlet::Greenlet> {
         if task.kind == Kind::Main {
-            task::cell_clone(&self.main_glet)
+            cell_clone(&self.main_glet)
         } else {
             task.greenlet()
         }
@@ -339,7 +303,7 @@ impl HubInner {
             self.expire_timers(Instant::now());
         }
         if !self.ready.borrow().is_empty() {
-            if !self.io_sources.borrow().is_empty() && self.since_poll.get() >= POLL_EVERY {
+            if self.reactor.has_sources() && self.since_poll.get() >= POLL_EVERY {
                 self.poll_io(Some(Duration::ZERO));
             }
         } else if !self.idle.borrow().is_empty() {
@@ -404,24 +368,15 @@ impl HubInner {
 
     /// Whether something outside the ready queue and the timers can still wake a greenlet.
     fn can_be_woken(&self) -> bool {
-        self.io_waiters.get() > 0
-            || self.remote.outstanding.load(Ordering::SeqCst) > 0
-            || self.remote.pending.load(Ordering::SeqCst)
+        self.reactor.has_waiters() || self.remote.can_wake()
     }
 
     fn take_remote(&self) {
-        // A plain load first: the swap is a locked instruction, and the flag is almost always
-        // clear.
-        if !self.remote.pending.load(Ordering::Relaxed)
-            || !self.remote.pending.swap(false, Ordering::SeqCst)
-        {
-            return;
-        }
-        let queued =
-            std::mem::take(&mut *self.remote.queue.lock().unwrap_or_else(|e| e.into_inner()));
-        let mut ready = self.ready.borrow_mut();
-        for f in queued {
-            ready.push_back(Ready::Call(f));
+        if let Some(queued) = self.remote.take() {
+            let mut ready = self.ready.borrow_mut();
+            for f in queued {
+                ready.push_back(Ready::Call(f));
+            }
         }
     }
 
@@ -440,7 +395,7 @@ impl HubInner {
                 TimerAction::Interrupt(task, i) => task.interrupt(i),
                 TimerAction::Start(task) => {
                     task.start_timer.set(None);
-                    schedule_start(self, task);
+                    task.schedule_start();
                 }
             }
         }
@@ -448,28 +403,7 @@ impl HubInner {
 
     fn poll_io(&self, timeout: Option<Duration>) {
         self.since_poll.set(0);
-        let mut poll = self.poll.borrow_mut();
-        let mut events = self.events.borrow_mut();
-        if let Err(e) = poll.poll(&mut events, timeout) {
-            if e.kind() != io::ErrorKind::Interrupted {
-                panic!("greenwood: the hub's poller failed: {e}");
-            }
-        }
-        drop(poll);
-        // The waker's token only interrupts the poll; `take_remote` does the rest.
-        for event in events.iter() {
-            let token = event.token().0;
-            if event.token() == WAKER_TOKEN {
-                continue;
-            }
-            let source = self.io_sources.borrow().get(token & KEY_MASK).cloned();
-            if let Some(source) = source {
-                // A closed source's key may already serve a new one: its token differs.
-                if source.token() == token {
-                    source.ready(event);
-                }
-            }
-        }
+        self.reactor.poll(timeout);
     }
 
     /// Nothing can ever wake anyone: wake the main greenlet (or whoever is parked) with
@@ -492,7 +426,7 @@ impl HubInner {
             .borrow()
             .iter()
             .map(|(_, t)| t.clone())
-            .find(|t| t.park.get() == Park::Parked);
+            .find(|t| t.is_parked());
         if let Some(t) = parked {
             t.loop_exit();
             return;
@@ -504,11 +438,7 @@ impl HubInner {
 impl Drop for HubInner {
     fn drop(&mut self) {
         // Refuse callbacks from now on, and drop those queued (with what they own) here.
-        {
-            let mut queue = self.remote.queue.lock().unwrap_or_else(|e| e.into_inner());
-            self.remote.alive.store(false, Ordering::SeqCst);
-            drop(std::mem::take(&mut *queue));
-        }
+        self.remote.close();
         // Thread exit: unwind the greenlets still parked, so their destructors run. Each is
         // thrown into explicitly (suspended greenlets hold handles to the greenlet they
         // switched to, so dropping our handles would not be the last drop) and comes back
@@ -568,34 +498,10 @@ fn run(weak: Weak<HubInner>) {
     }
 }
 
-fn with_fd_hint(e: io::Error, what: &str) -> io::Error {
-    if e.raw_os_error() == Some(24) {
-        io::Error::new(
-            e.kind(),
-            format!(
-                "cannot create {what}: too many open files (RLIMIT_NOFILE); raise it with \
-                 `ulimit -n` or setrlimit"
-            ),
-        )
-    } else {
-        io::Error::new(e.kind(), format!("cannot create {what}: {e}"))
-    }
-}
-
 // ---- crate-internal entry points -----------------------------------------------------------
 
 pub(crate) fn push_ready(r: Ready) {
     try_with(|hub| hub.ready.borrow_mut().push_back(r));
-}
-
-/// Puts a new (or delayed) spawned task on the ready queue to start.
-fn schedule_start(hub: &HubInner, task: Rc<Task>) {
-    task.park.set(Park::Scheduled);
-    hub.ready.borrow_mut().push_back(Ready::Resume(task));
-}
-
-pub(crate) fn start(task: Rc<Task>) {
-    with(|hub| schedule_start(hub, task));
 }
 
 pub(crate) fn hub_greenlet() -> greenlet::Greenlet {
@@ -679,6 +585,46 @@ impl Drop for TimerGuard {
     }
 }
 
+/// The one way greenwood blocks on something: parks the current greenlet until the waker
+/// handed to `register` wakes it, `timeout` passes (`None`: no limit), or an interrupt (kill,
+/// timeout) unwinds it. `register` leaves the waker wherever the wake-up will come from and
+/// returns a guard that takes it back out; the guard lives until the park is over, whatever
+/// ends it, and is dropped before the timer is cancelled. Callers look at their condition
+/// again afterwards: a wake-up and the timeout can race.
+#[inline]
+pub(crate) fn wait_for<G>(
+    what: WaitOn,
+    timeout: Option<Duration>,
+    register: impl FnOnce(Waker) -> G,
+) {
+    let me = task::current();
+    let waker = me.waker();
+    let _timer = timeout.map(|d| TimerGuard(add_timer(d, TimerAction::Wake(waker.clone()))));
+    let _registered = register(waker);
+    task::park(&me, what);
+}
+
+/// A copy of what a `Cell<Option<T>>` holds.
+pub(crate) fn cell_clone<T: Clone>(cell: &Cell<Option<T>>) -> Option<T> {
+    let v = cell.take();
+    let copy = v.clone();
+    cell.set(v);
+    copy
+}
+
+/// Hands out process-wide unique ids, from 1 (link ids, timeout ids).
+pub(crate) struct IdCounter(std::sync::atomic::AtomicU64);
+
+impl IdCounter {
+    pub(crate) const fn new() -> IdCounter {
+        IdCounter(std::sync::atomic::AtomicU64::new(1))
+    }
+
+    pub(crate) fn next(&self) -> u64 {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 pub(crate) fn report_failure(err: &GreenletError) {
     let mut handler = None;
     try_with(|hub| handler = hub.failure_handler.borrow().clone());
@@ -702,67 +648,6 @@ pub(crate) fn report_failure(err: &GreenletError) {
     }
 }
 
-/// Registers a new I/O source for `fd`, with `register` doing the poller's part.
-pub(crate) fn register_source(
-    fd: std::os::fd::RawFd,
-    register: impl FnOnce(usize, &mio::Registry) -> io::Result<()>,
-) -> io::Result<Rc<Source>> {
-    with(|hub| {
-        let mut sources = hub.io_sources.borrow_mut();
-        let entry = sources.vacant_entry();
-        let generation = hub.io_generation.get().wrapping_add(1) & KEY_MASK;
-        hub.io_generation.set(generation);
-        let key = entry.key();
-        if key > KEY_MASK {
-            return Err(io::Error::other(
-                "greenwood: more than 4 billion I/O sources",
-            ));
-        }
-        let token = key | (generation << KEY_BITS);
-        register(token, hub.poll.borrow().registry())?;
-        let source = Rc::new(Source::new(fd, token));
-        entry.insert(source.clone());
-        Ok(source)
-    })
-}
-
-/// Removes an I/O source, with `deregister` doing the poller's part.
-pub(crate) fn deregister_source(
-    source: &Source,
-    deregister: impl FnOnce(&mio::Registry) -> io::Result<()>,
-) {
-    try_with(|hub| {
-        // The fd may be closed already (then the kernel dropped it from the poller itself).
-        let _ = deregister(hub.poll.borrow().registry());
-        let key = source.token() & KEY_MASK;
-        let removed = {
-            let mut sources = hub.io_sources.borrow_mut();
-            match sources.get(key) {
-                Some(s) if s.token() == source.token() => sources.try_remove(key),
-                _ => None,
-            }
-        };
-        drop(removed);
-    });
-}
-
-/// Counts a greenlet parked on I/O for as long as it lives: while any is, blocking forever is
-/// not a deadlock.
-pub(crate) struct IoWaiter(());
-
-impl IoWaiter {
-    pub(crate) fn new() -> IoWaiter {
-        with(|hub| hub.io_waiters.set(hub.io_waiters.get() + 1));
-        IoWaiter(())
-    }
-}
-
-impl Drop for IoWaiter {
-    fn drop(&mut self) {
-        try_with(|hub| hub.io_waiters.set(hub.io_waiters.get() - 1));
-    }
-}
-
 /// See `HubInner::check_not_forked`.
 pub(crate) fn check_not_forked() {
     with(|hub| hub.check_not_forked());
@@ -772,29 +657,9 @@ pub(crate) fn add_idle(w: Waker) {
     with(|hub| hub.idle.borrow_mut().push(w));
 }
 
-pub(crate) fn remote() -> Arc<Remote> {
+#[cfg(test)]
+fn remote() -> Arc<Remote> {
     with(|hub| hub.remote.clone())
-}
-
-/// Registers an event that other threads can set through a [`Signal`](crate::remote)'s key.
-pub(crate) fn register_signal(event: crate::event::Event) -> usize {
-    with(|hub| hub.signals.borrow_mut().insert(event))
-}
-
-pub(crate) fn unregister_signal(key: usize) {
-    try_with(|hub| {
-        let removed = hub.signals.borrow_mut().try_remove(key);
-        drop(removed);
-    });
-}
-
-/// Sets the event registered under `key`, on the hub's thread.
-pub(crate) fn fire_signal(key: usize) {
-    let mut event = None;
-    try_with(|hub| event = hub.signals.borrow().get(key).cloned());
-    if let Some(e) = event {
-        e.set();
-    }
 }
 
 // ---- public API ----------------------------------------------------------------------------
@@ -1123,10 +988,11 @@ impl<T> Waiter<T> {
             if let Some(v) = self.inner.value.borrow_mut().take() {
                 return v;
             }
-            let task = task::current();
-            self.inner.waker.set(Some(task.waker()));
-            let _clear = ClearWaker(&self.inner.waker);
-            task::park(&task, WaitOn::Object("Waiter", self.inner.site));
+            let what = WaitOn::Object("Waiter", self.inner.site);
+            wait_for(what, None, |waker| {
+                self.inner.waker.set(Some(waker));
+                ClearWaker(&self.inner.waker)
+            });
         }
     }
 }

@@ -14,8 +14,8 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Duration;
 
-use crate::hub::{self, TimerAction, TimerGuard};
-use crate::task::{self, WaitOn, Waker};
+use crate::hub::task::{WaitOn, Waker};
+use crate::hub::wait_for;
 
 struct Slot<T> {
     waker: Cell<Option<Waker>>,
@@ -88,10 +88,6 @@ impl<T> HandOff<T> {
     /// Parks the current greenlet at the back of the queue until it is given something or
     /// `timeout` passes (`None` then). An interrupt unwinds it as usual, leaving nothing behind.
     pub(crate) fn wait(&self, what: WaitOn, timeout: Option<Duration>) -> Option<T> {
-        let me = task::current();
-        let waker = me.waker();
-        let _timer =
-            timeout.map(|d| TimerGuard(hub::add_timer(d, TimerAction::Wake(waker.clone()))));
         let slot = self.spare.borrow_mut().pop().unwrap_or_else(|| {
             Rc::new(Slot {
                 waker: Cell::new(None),
@@ -99,17 +95,16 @@ impl<T> HandOff<T> {
                 popped: Cell::new(false),
             })
         });
-        slot.waker.set(Some(waker));
-        slot.popped.set(false);
-        self.waiters.borrow_mut().push_back(slot.clone());
-        let given = {
-            let _leave = Leave {
+        wait_for(what, timeout, |waker| {
+            slot.waker.set(Some(waker));
+            slot.popped.set(false);
+            self.waiters.borrow_mut().push_back(slot.clone());
+            Leave {
                 queue: self,
                 slot: &slot,
-            };
-            task::park(&me, what);
-            slot.given.take()
-        };
+            }
+        });
+        let given = slot.given.take();
         // Out of the line and ours alone again: keep it for the next wait.
         if Rc::strong_count(&slot) == 1 {
             drop(slot.waker.take());

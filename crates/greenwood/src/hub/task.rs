@@ -15,6 +15,7 @@
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::fmt;
 use std::panic::{self, Location};
 use std::rc::Rc;
@@ -22,11 +23,10 @@ use std::sync::Arc;
 
 use greenlet::GreenletExit;
 
-use crate::error::{Elapsed, ErrorKind, GreenletError, LoopExit};
-use crate::hub::{self, Ready};
-use crate::report::PanicReport;
-use crate::timer::TimerKey;
-use crate::waitlist::WaitList;
+use crate::error::{Elapsed, ErrorKind, GreenletError, LoopExit, PanicReport};
+use crate::hub::timer::TimerKey;
+use crate::hub::waitlist::WaitList;
+use crate::hub::{self, cell_clone, Ready};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -95,6 +95,36 @@ pub(crate) enum WaitOn {
 /// A link callback and its id.
 pub(crate) type Link = (u64, Box<dyn FnOnce()>);
 
+/// Greenlet-local values of one greenlet, by key (`local.rs` owns the keys); `None` while a
+/// value is lent out.
+pub(crate) type Locals = HashMap<usize, Option<Box<dyn Any>>>;
+
+/// The record of one greenlet that blocks, or may: what it waits on, how to resume it, how it
+/// ended.
+///
+/// # Who writes what
+///
+/// Everything runs on the hub's thread, so no field needs a lock; what keeps the record
+/// consistent is that each field has one owner:
+///
+/// | fields | written by | when |
+/// |---|---|---|
+/// | `kind`, `name`, `site` | [`Task::new`] | never again |
+/// | `id` | `greenlet.rs` | once, when the spawned greenlet exists |
+/// | `park`, `seq`, `resume`, `interrupt`, `pending`, `waiting_on`, `budget` | this module only | parking, waking, interrupting: the scheduling state |
+/// | `glet` | `greenlet.rs` (spawn, kill, finish), `switch_to_hub` (a raw greenlet, while parked), the hub at thread exit | see the field |
+/// | `status`, `ran`, `outcome`, `links` | `greenlet.rs` | the greenlet's start and end, `link` and `unlink` |
+/// | `joiners` | whoever waits (an entry each); `greenlet.rs` notifies them at the end | |
+/// | `on_finish` | `pool.rs` (a group member) adds; `greenlet.rs` runs them at the end | |
+/// | `slot` | the hub (`register`, `unregister`) | spawn, end |
+/// | `start_timer` | `greenlet.rs` (`spawn_later`, kill), the hub (the timer fired) | |
+/// | `locals` | `local.rs` | |
+/// | `catches`, `panic_report` | `hub/report.rs` (the panic hook and `catch`) | around code whose panic greenwood reports |
+///
+/// The scheduling state moves only through this module's functions: [`park`] and the yields
+/// make a task `Parked`; `make_ready` is the one way from `Parked` to `Scheduled`, and
+/// [`Task::schedule_start`] the one way a new task is queued; so a task is in the ready queue
+/// at most once.
 pub(crate) struct Task {
     /// The greenlet's id; set once the greenlet exists (spawn creates the task first).
     pub(crate) id: Cell<u64>,
@@ -105,7 +135,7 @@ pub(crate) struct Task {
     /// task and its greenlet never keep each other alive (the main greenlet's handle is kept
     /// by the hub).
     pub(crate) glet: Cell<Option<greenlet::Greenlet>>,
-    pub(crate) park: Cell<Park>,
+    park: Cell<Park>,
     /// Moves on at the end of every park (64 bits: never wraps back onto a stale waker).
     seq: Cell<u64>,
     resume: Cell<Resume>,
@@ -125,7 +155,7 @@ pub(crate) struct Task {
     /// Socket operations left before the greenlet must yield (see [`consume_budget`]).
     budget: Cell<u32>,
     /// Greenlet-local values (see `local.rs`), created on first use.
-    pub(crate) locals: RefCell<Option<Box<crate::local::Locals>>>,
+    pub(crate) locals: RefCell<Option<Box<Locals>>>,
     /// Run once, synchronously, when the greenlet finishes (a group dropping its member).
     pub(crate) on_finish: RefCell<Vec<Box<dyn FnOnce()>>>,
     /// A panic here is caught and reported by greenwood (see `report.rs`).
@@ -185,7 +215,8 @@ impl Task {
         self.park.get() == Park::Parked && Task::make_ready(self.clone(), resume)
     }
 
-    /// `schedule` for a handle we own (a waker being used up): no count to take.
+    /// `schedule` for a handle we own (a waker being used up): no count to take. The one
+    /// way from `Parked` to `Scheduled`.
     fn make_ready(task: Rc<Task>, resume: Resume) -> bool {
         if task.park.get() != Park::Parked {
             return false;
@@ -194,6 +225,18 @@ impl Task {
         task.resume.set(resume);
         hub::push_ready(Ready::Resume(task));
         true
+    }
+
+    /// Queues a new spawned task (or a delayed one whose time came) to start.
+    pub(crate) fn schedule_start(self: Rc<Task>) {
+        debug_assert!(self.status.get() == Status::New && self.park.get() == Park::Running);
+        self.park.set(Park::Scheduled);
+        hub::push_ready(Ready::Resume(self));
+    }
+
+    /// Whether the task is parked, waiting for a wake-up.
+    pub(crate) fn is_parked(&self) -> bool {
+        self.park.get() == Park::Parked
     }
 
     /// Interrupts the task where it is parked or, if it is runnable, at its next blocking
@@ -272,14 +315,6 @@ impl fmt::Debug for Task {
     }
 }
 
-/// A copy of what a `Cell<Option<T>>` holds.
-pub(crate) fn cell_clone<T: Clone>(cell: &Cell<Option<T>>) -> Option<T> {
-    let v = cell.take();
-    let copy = v.clone();
-    cell.set(v);
-    copy
-}
-
 /// Wakes one particular park of one task; a no-op once that park is over.
 #[derive(Clone)]
 pub(crate) struct Waker {
@@ -299,12 +334,12 @@ impl Waker {
     }
 }
 
-/// The task of the running greenlet, created on its first use.
 /// The current greenlet's task if it has one, without creating anything (for the panic hook).
 pub(crate) fn try_current() -> Option<Rc<Task>> {
     greenlet::try_current_data()?.downcast::<Task>().ok()
 }
 
+/// The task of the running greenlet, created on its first use.
 pub(crate) fn current() -> Rc<Task> {
     if let Some(data) = greenlet::current_data() {
         if let Ok(task) = data.downcast::<Task>() {
