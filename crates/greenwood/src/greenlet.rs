@@ -430,7 +430,7 @@ fn join(task: &Rc<Task>, timeout: Option<Duration>) -> bool {
             task.label()
         );
     }
-    hub::wait_for(WaitOn::Greenlet(task.clone()), timeout, |waker| {
+    hub::wait_as(&me, WaitOn::Greenlet(task.clone()), timeout, |waker| {
         Registration::new(&task.joiners, Notify::Wake(waker))
     });
     task.is_done()
