@@ -32,6 +32,16 @@ impl fmt::Display for GreenletExit {
 impl Error for GreenletExit {}
 
 /// Why [`Greenlet::set_parent`](crate::Greenlet::set_parent) refused a parent.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::{getcurrent, Greenlet, ParentError};
+///
+/// let g = Greenlet::new(|_| ());
+/// assert!(matches!(g.set_parent(&g), Err(ParentError::Cycle { .. })));
+/// assert_eq!(getcurrent().set_parent(&g), Err(ParentError::MainGreenlet));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ParentError {

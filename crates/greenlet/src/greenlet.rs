@@ -478,6 +478,14 @@ impl Greenlet {
     }
 
     /// A builder to set the name, stack size or parent of a new greenlet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenlet::Greenlet::builder().name("resizer").build(|_| ())?;
+    /// assert_eq!(g.name(), Some("resizer"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn builder() -> Builder {
         Builder::new()
     }
@@ -556,6 +564,22 @@ impl Greenlet {
     /// Resumes this greenlet by unwinding it with `payload` as the panic payload, as Python's
     /// `greenlet.throw(exc)` raises an exception in it. Unless the greenlet catches it, it dies
     /// and the panic continues in its parent (a [`GreenletExit`] payload ends it normally).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::{getcurrent, Greenlet};
+    ///
+    /// struct Cancelled;
+    /// let main = getcurrent();
+    /// let g = Greenlet::new(move |_| {
+    ///     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| main.switch(())));
+    ///     // The payload arrives where the greenlet was suspended, as an unwind.
+    ///     r.err().is_some_and(|p| p.is::<Cancelled>())
+    /// });
+    /// g.switch(());
+    /// assert!(g.throw_with(Cancelled).downcast::<bool>().unwrap());
+    /// ```
     pub fn throw_with<E: Any + Send>(&self, payload: E) -> Value {
         self.transfer(Transfer::Throw(Box::new(payload)))
     }
@@ -591,6 +615,16 @@ impl Greenlet {
 
     /// The greenlet that receives this one's result when it finishes: the creator, unless set
     /// otherwise. `None` for a thread's main greenlet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::{getcurrent, Greenlet};
+    ///
+    /// let g = Greenlet::new(|_| ());
+    /// assert_eq!(g.parent(), Some(getcurrent()));
+    /// assert_eq!(getcurrent().parent(), None);
+    /// ```
     pub fn parent(&self) -> Option<Greenlet> {
         let p = self.inner.parent.take();
         let copy = p.clone();
@@ -645,37 +679,80 @@ impl Greenlet {
     }
 
     /// Whether the greenlet has been switched to (always true for a main greenlet).
+    ///
+    /// The life of a greenlet, as these four methods see it:
+    ///
+    /// ```
+    /// use greenlet::{getcurrent, Greenlet};
+    ///
+    /// let main = getcurrent();
+    /// assert!(main.is_main() && main.is_started() && main.is_active());
+    /// let m = main.clone();
+    /// let g = Greenlet::new(move |_| m.switch(()));
+    /// assert!(!g.is_started() && !g.is_active() && !g.is_dead()); // created
+    /// g.switch(());
+    /// assert!(g.is_started() && g.is_active() && !g.is_dead()); // suspended in its switch
+    /// g.switch(());
+    /// assert!(g.is_started() && !g.is_active() && g.is_dead()); // its function returned
+    /// assert!(!g.is_main());
+    /// ```
     pub fn is_started(&self) -> bool {
         self.inner.state.get() != State::New
     }
 
     /// Whether it has started and not finished: running or suspended in a switch (Python's
-    /// `bool(greenlet)`).
+    /// `bool(greenlet)`). See [`is_started`](Greenlet::is_started) for an example.
     pub fn is_active(&self) -> bool {
         matches!(self.inner.state.get(), State::Main | State::Active)
     }
 
-    /// Whether its function has returned, panicked or been unwound.
+    /// Whether its function has returned, panicked or been unwound. See
+    /// [`is_started`](Greenlet::is_started) for an example.
     pub fn is_dead(&self) -> bool {
         self.inner.state.get() == State::Dead
     }
 
-    /// Whether this is a thread's main greenlet (the thread's own stack).
+    /// Whether this is a thread's main greenlet (the thread's own stack). See
+    /// [`is_started`](Greenlet::is_started) for an example.
     pub fn is_main(&self) -> bool {
         self.inner.state.get() == State::Main
     }
 
     /// The name given by [`Builder::name`] (`"main"` for a thread's main greenlet).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(greenlet::getcurrent().name(), Some("main"));
+    /// assert_eq!(greenlet::Greenlet::new(|_| ()).name(), None);
+    /// ```
     pub fn name(&self) -> Option<&str> {
         self.inner.name.as_deref()
     }
 
     /// A process-wide unique number.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (a, b) = (greenlet::Greenlet::new(|_| ()), greenlet::Greenlet::new(|_| ()));
+    /// assert_ne!(a.id(), b.id());
+    /// assert_eq!(a.id(), a.clone().id());
+    /// ```
     pub fn id(&self) -> u64 {
         self.inner.id
     }
 
     /// Usable stack size in bytes (0 for a main greenlet, whose stack is the thread's).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenlet::Greenlet::builder().stack_size(100_000).build(|_| ())?;
+    /// assert!(g.stack_size() >= 100_000); // rounded up to whole pages
+    /// assert_eq!(greenlet::getcurrent().stack_size(), 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn stack_size(&self) -> usize {
         self.inner.stack_size
     }
@@ -997,12 +1074,28 @@ pub struct Builder {
 impl Builder {
     /// A builder with the defaults: no name, this thread's default stack size, and the current
     /// greenlet as parent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenlet::Builder::new().build(|_| 1)?;
+    /// assert_eq!(g.stack_size(), greenlet::DEFAULT_STACK_SIZE);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new() -> Builder {
         Builder::default()
     }
 
     /// Names the greenlet; the name appears in its `Display`, in stack overflow reports and in
     /// greenwood's diagnostics.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenlet::Builder::new().name("fetch-42").build(|_| ())?;
+    /// assert!(g.to_string().contains("fetch-42"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn name(mut self, name: impl Into<String>) -> Builder {
         self.name = Some(name.into());
         self
@@ -1010,12 +1103,38 @@ impl Builder {
 
     /// Usable stack size in bytes, rounded up to whole pages and to at least
     /// [`MIN_STACK_SIZE`](crate::MIN_STACK_SIZE). Only the pages used cost memory.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenlet::Builder::new().stack_size(1).build(|_| ())?;
+    /// assert_eq!(g.stack_size(), greenlet::MIN_STACK_SIZE);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn stack_size(mut self, bytes: usize) -> Builder {
         self.stack_size = Some(bytes);
         self
     }
 
     /// The greenlet that receives the result, instead of the current greenlet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::{getcurrent, Builder, Greenlet};
+    ///
+    /// let main = getcurrent();
+    /// let relay = Greenlet::new(move |_| {
+    ///     let result = main.switch(()); // suspended here until the worker ends
+    ///     format!("relayed {}", result.downcast::<&str>().unwrap())
+    /// });
+    /// relay.switch(()); // the relay runs to its first switch
+    /// let worker = Builder::new().parent(&relay).build(|_| "photo.jpg")?;
+    /// // The worker's result goes to the relay, and the relay's (it then ends) to main.
+    /// let out = worker.switch(());
+    /// assert_eq!(out.downcast::<String>().unwrap(), "relayed photo.jpg");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn parent(mut self, parent: &Greenlet) -> Builder {
         self.parent = Some(parent.clone());
         self
@@ -1027,6 +1146,14 @@ impl Builder {
     ///
     /// When the kernel refuses the stack's memory or mapping, an error naming the limit hit
     /// (`vm.max_map_count`, the address-space limit) and how to raise it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenlet::Builder::new().build(|v: greenlet::Value| v.downcast::<u32>().unwrap() * 2)?;
+    /// assert_eq!(g.switch(21u32).downcast::<u32>().unwrap(), 42);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn build<F, R>(self, run: F) -> io::Result<Greenlet>
     where
         F: FnOnce(Value) -> R + 'static,

@@ -33,10 +33,25 @@ pub struct Value(Option<Box<dyn Any>>);
 
 impl Value {
     /// The unit value, `()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(greenlet::Value::UNIT.is_unit());
+    /// ```
     pub const UNIT: Value = Value(None);
 
     /// Wraps `v`. `()` is stored without allocating, and a `Value` (or `Box<dyn Any>`) is
     /// taken as it is rather than wrapped again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::Value;
+    ///
+    /// let v = Value::new(Value::new("photo.jpg")); // not wrapped twice
+    /// assert_eq!(v.downcast::<&str>().unwrap(), "photo.jpg");
+    /// ```
     #[inline]
     pub fn new<T: 'static>(v: T) -> Value {
         if TypeId::of::<T>() == TypeId::of::<()>() {
@@ -62,11 +77,28 @@ impl Value {
     }
 
     /// Whether this is `()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::Value;
+    ///
+    /// assert!(Value::new(()).is_unit());
+    /// assert!(!Value::new(0u8).is_unit());
+    /// ```
     pub fn is_unit(&self) -> bool {
         self.0.is_none()
     }
 
     /// Whether the value is a `T`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let v = greenlet::Value::new(String::from("x"));
+    /// assert!(v.is::<String>());
+    /// assert!(!v.is::<&str>());
+    /// ```
     pub fn is<T: 'static>(&self) -> bool {
         match &self.0 {
             None => TypeId::of::<T>() == TypeId::of::<()>(),
@@ -79,6 +111,14 @@ impl Value {
     /// # Errors
     ///
     /// Returns `Err(self)` when the value is not a `T`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let v = greenlet::Value::new(42u64);
+    /// let v = v.downcast::<u32>().unwrap_err(); // given back, still a u64
+    /// assert_eq!(v.downcast::<u64>().unwrap(), 42);
+    /// ```
     pub fn downcast<T: 'static>(self) -> Result<T, Value> {
         match self.0 {
             None => {
@@ -93,6 +133,14 @@ impl Value {
     }
 
     /// Borrows the value as a `T`, if it is one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let v = greenlet::Value::new(vec![1, 2]);
+    /// assert_eq!(v.downcast_ref::<Vec<i32>>().map(Vec::len), Some(2));
+    /// assert!(v.downcast_ref::<i32>().is_none());
+    /// ```
     pub fn downcast_ref<T: 'static>(&self) -> Option<&T> {
         match &self.0 {
             None => (&() as &dyn Any).downcast_ref::<T>(),
@@ -101,6 +149,13 @@ impl Value {
     }
 
     /// The value as a `Box<dyn Any>`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let any = greenlet::Value::new(()).into_any();
+    /// assert!(any.is::<()>());
+    /// ```
     pub fn into_any(self) -> Box<dyn Any> {
         self.0.unwrap_or_else(|| Box::new(()))
     }
