@@ -1,6 +1,6 @@
 //! Locks: `Semaphore`, `BoundedSemaphore`, `Lock`, `RLock` (gevent's `gevent.lock`).
 //!
-//! Permits are handed to waiters in the order they came (see `handoff.rs`): `release` gives
+//! Permits are handed to waiters in the order they came (see `hub/handoff.rs`): `release` gives
 //! the permit straight to the oldest waiter, so a greenlet arriving meanwhile cannot take it
 //! first, and a waiter that is killed or times out never takes a permit with it.
 

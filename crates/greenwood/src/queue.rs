@@ -9,7 +9,7 @@
 //!   oldest parked putter's item into the queue and wakes it.
 //! - An item is handed to a getter, or taken from a putter, only if that greenlet is still
 //!   parked; a greenlet woken that way always returns from its park before any interrupt
-//!   lands (see `handoff.rs`). A getter or putter that times out or is killed while parked
+//!   lands (see `hub/handoff.rs`). A getter or putter that times out or is killed while parked
 //!   leaves its place in line, and its item (for a putter) is returned or dropped with it:
 //!   nothing is ever half-moved.
 //!

@@ -3,7 +3,7 @@
 //! `use greenwood::net::TcpStream` and thread-per-connection code becomes
 //! greenlet-per-connection.
 //!
-//! Readiness works like Go's netpoller (see `io.rs`): each socket is registered with the
+//! Readiness works like Go's netpoller (see `hub/reactor.rs`): each socket is registered with the
 //! hub's poller once for its life, edge-triggered; every operation tries its syscall first
 //! and parks only on `WouldBlock`. Read and write timeouts are cooperative and honour
 //! [`Timeout`](crate::Timeout), [`with_timeout`](crate::with_timeout) and kill.
