@@ -68,7 +68,8 @@
 //! # Invariants
 //!
 //! - A task is in the ready queue at most once: only a `Parked` task can be scheduled, and
-//!   scheduling makes it `Scheduled`.
+//!   scheduling makes it `Scheduled` (`make_ready`, in `task.rs`); a new task is queued once,
+//!   to start (`Task::schedule_start`).
 //! - A wake-up is valid for one park only (the waker's sequence number); late ones are no-ops.
 //! - An interrupt (kill, timeout) reaches a parked greenlet at once, and a runnable one at its
 //!   next blocking point, so what woke it is never lost.
