@@ -84,17 +84,10 @@ pub fn wait_readwrite(fd: RawFd, timeout: Option<Duration>) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hub::reactor::tests::pair;
     use std::io::{Read, Write};
     use std::os::fd::AsRawFd;
-    use std::os::unix::net::UnixStream;
     use std::rc::Rc;
-
-    fn pair() -> (UnixStream, UnixStream) {
-        let (a, b) = UnixStream::pair().unwrap();
-        a.set_nonblocking(true).unwrap();
-        b.set_nonblocking(true).unwrap();
-        (a, b)
-    }
 
     #[test]
     fn try_first_then_clear_and_wait_sees_every_edge() {

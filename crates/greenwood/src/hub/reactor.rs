@@ -472,13 +472,14 @@ fn closed_error(fd: RawFd) -> io::Error {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::io::Write;
     use std::os::fd::AsRawFd;
     use std::os::unix::net::UnixStream;
 
-    fn pair() -> (UnixStream, UnixStream) {
+    /// A connected pair of non-blocking Unix sockets.
+    pub(crate) fn pair() -> (UnixStream, UnixStream) {
         let (a, b) = UnixStream::pair().unwrap();
         a.set_nonblocking(true).unwrap();
         b.set_nonblocking(true).unwrap();
