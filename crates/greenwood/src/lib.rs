@@ -97,6 +97,8 @@ mod greenlet;
 mod io;
 pub mod local;
 pub mod lock;
+#[cfg(feature = "monkey")]
+pub mod monkey;
 pub mod net;
 pub mod pool;
 pub mod queue;

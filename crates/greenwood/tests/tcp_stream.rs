@@ -296,28 +296,10 @@ fn converting_from_and_to_std_keeps_the_connection() {
     assert_eq!(&buf, b"y");
 }
 
-/// Raises the soft fd limit as far as the hard limit allows; the number of fds available.
-fn raise_fd_limit(want: u64) -> u64 {
-    let mut rl = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit with a valid pointer.
-    unsafe {
-        libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl);
-        if rl.rlim_cur < want {
-            rl.rlim_cur = want.min(rl.rlim_max);
-            libc::setrlimit(libc::RLIMIT_NOFILE, &rl);
-            libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl);
-        }
-    }
-    rl.rlim_cur
-}
-
 #[test]
 fn ten_thousand_connections_at_once() {
     // Two fds per connection (both ends live in this process), plus slack.
-    let limit = raise_fd_limit(25_000);
+    let limit = util::raise_fd_limit(25_000);
     let n = ((limit.saturating_sub(200)) / 2).min(10_000) as usize;
     assert!(
         n >= 1_000,

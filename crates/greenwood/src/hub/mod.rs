@@ -211,6 +211,38 @@ pub(crate) struct HubInner {
 }
 
 thread_local! {
+    // Whether this thread's hub exists: a `const` thread-local without a destructor, so
+    // reading it never allocates, never registers anything and works at any point of a
+    // thread's life (before `main`, during thread exit), unlike `HUB` itself.
+    static ALIVE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether this thread's hub exists; as cheap and as safe to call anywhere as
+/// [`cooperative`].
+#[cfg(feature = "monkey")]
+pub(crate) fn alive() -> bool {
+    ALIVE.with(Cell::get)
+}
+
+#[cfg(feature = "monkey")]
+/// The current greenlet, if a blocking call made now may park it: this thread has a hub, and
+/// the current greenlet is not the hub's own (which must never block). Reads two `const`
+/// thread-locals and clones an `Rc`: it never allocates, never creates the hub or the
+/// greenlet crate's thread state, and makes no system call, so interposed libc functions
+/// may call it before `main` and on threads greenwood never saw. `Err(())` means "behave as
+/// libc"; `Ok(None)` is a greenlet with no task yet (a main greenlet that never blocked),
+/// which [`task::current`] creates.
+pub(crate) fn cooperative() -> Result<Option<Rc<Task>>, ()> {
+    if !ALIVE.with(Cell::get) {
+        return Err(());
+    }
+    match task::try_current() {
+        Some(t) if t.kind == Kind::Hub => Err(()),
+        t => Ok(t),
+    }
+}
+
+thread_local! {
     // Thread-local destructors run in reverse order of registration, and a lazily
     // initialised one registers after its initialiser runs. Touching the greenlet crate's
     // state in the initialiser registers it first, so it outlives the hub: the hub's
@@ -286,6 +318,7 @@ impl HubInner {
         let marker = Rc::new(Task::new(Kind::Hub, hub.glet.id(), None, None));
         report::install_panic_hook();
         hub.glet.set_data(Some(marker));
+        ALIVE.with(|a| a.set(true));
         Ok(hub)
     }
 
@@ -457,6 +490,7 @@ impl HubInner {
 
 impl Drop for HubInner {
     fn drop(&mut self) {
+        ALIVE.with(|a| a.set(false));
         // Refuse callbacks from now on, and drop those queued (with what they own) here.
         self.remote.close();
         // Thread exit: unwind the greenlets still parked, so their destructors run. Each is

@@ -18,6 +18,8 @@
 //! [`Reactor::poll`], and registrations reach it through this thread's hub.
 
 use std::cell::{Cell, RefCell};
+#[cfg(feature = "monkey")]
+use std::collections::HashMap;
 use std::io;
 use std::os::fd::RawFd;
 use std::rc::Rc;
@@ -47,7 +49,23 @@ pub(crate) struct Reactor {
     generation: Cell<usize>,
     /// Greenlets parked on a source: while any is, blocking forever is not a deadlock.
     waiters: Cell<usize>,
+    #[cfg(feature = "monkey")]
+    /// Registrations of fds greenwood does not own (the program's, reached through calls that
+    /// `monkey` interposes), by fd number, so each is registered with epoll once for its life.
+    foreign: RefCell<HashMap<RawFd, Foreign>>,
 }
+
+#[cfg(feature = "monkey")]
+/// A foreign fd's registration, and what the fd was when it was made.
+struct Foreign {
+    identity: FdIdentity,
+    registration: Rc<IoRegistration>,
+}
+
+#[cfg(feature = "monkey")]
+/// What an fd number refers to (device and inode): a closed fd's number can come back as a
+/// different file, which the old registration must not be taken for.
+pub(crate) type FdIdentity = (u64, u64);
 
 impl Reactor {
     /// A poller, and the waker other threads use to interrupt its poll.
@@ -61,6 +79,8 @@ impl Reactor {
             sources: RefCell::new(Slab::new()),
             generation: Cell::new(0),
             waiters: Cell::new(0),
+            #[cfg(feature = "monkey")]
+            foreign: RefCell::new(HashMap::new()),
         };
         Ok((reactor, waker))
     }
@@ -142,6 +162,99 @@ impl Reactor {
             }
         };
         drop(removed);
+    }
+}
+
+#[cfg(feature = "monkey")]
+/// This hub's registration of `fd`, a file descriptor greenwood does not own, made on first
+/// use and kept until [`forget_foreign`]. `identity` is what the fd is now: a registration made
+/// for an earlier file under the same number (closed behind greenwood's back) is abandoned
+/// and a new one made.
+///
+/// # Errors
+///
+/// What registering says (an fd that cannot be polled, out of memory).
+pub(crate) fn foreign_registration(
+    fd: RawFd,
+    identity: FdIdentity,
+) -> io::Result<Rc<IoRegistration>> {
+    let stale = hub::with(|hub| {
+        let mut foreign = hub.reactor.foreign.borrow_mut();
+        match foreign.get(&fd) {
+            Some(f) if f.identity == identity => Ok(f.registration.clone()),
+            Some(_) => Err(foreign.remove(&fd)),
+            None => Err(None),
+        }
+    });
+    let stale = match stale {
+        Ok(registration) => return Ok(registration),
+        Err(stale) => stale,
+    };
+    if let Some(old) = stale {
+        // The old file is gone from this fd number: epoll forgets it when it is closed, and
+        // an event it still sends carries the old token, which no source answers to.
+        old.registration.abandon();
+    }
+    let registration = Rc::new(IoRegistration::new(fd)?);
+    hub::with(|hub| {
+        hub.reactor.foreign.borrow_mut().insert(
+            fd,
+            Foreign {
+                identity,
+                registration: registration.clone(),
+            },
+        )
+    });
+    Ok(registration)
+}
+
+/// Parks the current greenlet until one of `sources` is ready in its direction, at most
+/// `timeout` (`poll(2)` on many fds). The directions' readiness is forgotten first: the
+/// caller has just seen, with a non-blocking look of its own, that none is ready.
+///
+/// # Errors
+///
+/// `TimedOut` after `timeout`; `NotConnected` if one of the sources is closed meanwhile.
+#[cfg(feature = "monkey")]
+pub(crate) fn wait_any(
+    sources: &[(Rc<IoRegistration>, Direction)],
+    timeout: Option<Duration>,
+) -> io::Result<()> {
+    for (reg, d) in sources {
+        reg.clear(*d);
+    }
+    let Some((first, _)) = sources.first() else {
+        return Ok(());
+    };
+    let what = WaitOn::Io {
+        fd: first.source.fd,
+        direction: "ready (poll)",
+    };
+    wait_for(what, timeout, |waker| {
+        let entries: Vec<WaitEntry<'_>> = sources
+            .iter()
+            .map(|(reg, d)| WaitEntry::new(reg.source.waiters(*d), Notify::Wake(waker.clone())))
+            .collect();
+        (entries, IoWaiter::new())
+    });
+    let ready = sources.iter().any(|(reg, d)| reg.source.flag(*d).get());
+    if sources.iter().any(|(reg, _)| reg.source.closed.get()) {
+        Err(closed_error(first.source.fd))
+    } else if ready {
+        Ok(())
+    } else {
+        Err(io::Error::new(io::ErrorKind::TimedOut, "poll timed out"))
+    }
+}
+
+#[cfg(feature = "monkey")]
+/// Drops this hub's registration of a foreign `fd` about to be closed (or replaced by
+/// `dup2`): greenlets parked on it wake with an error. Does nothing on a thread without a hub.
+pub(crate) fn forget_foreign(fd: RawFd) {
+    let mut removed = None;
+    hub::try_with(|hub| removed = hub.reactor.foreign.borrow_mut().remove(&fd));
+    if let Some(f) = removed {
+        f.registration.close();
     }
 }
 
@@ -445,13 +558,24 @@ impl IoRegistration {
     /// Deregisters the source and wakes every greenlet waiting on it with an error (gevent's
     /// `cancel_wait`); later waits fail at once. Dropping the registration does the same.
     pub(crate) fn close(&self) {
+        self.close_with(|registry, fd| registry.deregister(&mut SourceFd(&fd)));
+    }
+
+    #[cfg(feature = "monkey")]
+    /// `close` for a source whose fd number no longer refers to its file: no `epoll_ctl`,
+    /// which would act on whatever file has the number now.
+    fn abandon(&self) {
+        self.close_with(|_, _| Ok(()));
+    }
+
+    fn close_with(&self, deregister: impl FnOnce(&mio::Registry, RawFd) -> io::Result<()>) {
         let src = &self.source;
         if src.closed.replace(true) {
             return;
         }
         hub::try_with(|hub| {
             hub.reactor
-                .deregister(src, |registry| registry.deregister(&mut SourceFd(&src.fd)))
+                .deregister(src, |registry| deregister(registry, src.fd))
         });
         src.readers.notify_all();
         src.writers.notify_all();

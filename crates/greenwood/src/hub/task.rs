@@ -92,6 +92,14 @@ pub(crate) enum WaitOn {
     Any(usize),
 }
 
+#[cfg(feature = "monkey")]
+/// Which interrupt [`Task::defer_interrupt`] put back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DeferredInterrupt {
+    Kill,
+    Timeout,
+}
+
 /// A link callback and its id.
 pub(crate) type Link = (u64, Box<dyn FnOnce()>);
 
@@ -248,6 +256,32 @@ impl Task {
         } else {
             self.pending.borrow_mut().push(i);
         }
+    }
+
+    #[cfg(feature = "monkey")]
+    /// Puts back an interrupt that unwound code which cannot let it through (an interposed
+    /// libc call returns to C code, which must not be unwound): it is raised again at the
+    /// greenlet's next blocking point. Gives back a payload that is no interrupt.
+    pub(crate) fn defer_interrupt(
+        &self,
+        payload: Box<dyn Any + Send>,
+    ) -> Result<DeferredInterrupt, Box<dyn Any + Send>> {
+        let (i, which) = if payload.is::<GreenletExit>() {
+            (Interrupt::Kill, DeferredInterrupt::Kill)
+        } else {
+            match payload.downcast::<Elapsed>() {
+                Ok(e) => (Interrupt::Timeout(*e), DeferredInterrupt::Timeout),
+                Err(other) => return Err(other),
+            }
+        };
+        self.pending.borrow_mut().push(i);
+        Ok(which)
+    }
+
+    #[cfg(feature = "monkey")]
+    /// Whether an interrupt waits for the greenlet's next blocking point.
+    pub(crate) fn has_pending_interrupt(&self) -> bool {
+        !self.pending.borrow().is_empty()
     }
 
     /// Forgets a timeout that is no longer wanted (its guard was dropped).
@@ -431,6 +465,13 @@ pub(crate) fn consume_budget() {
         // next real blocking point, or its result would be lost.
         yield_inner(&task, false);
     }
+}
+
+#[cfg(feature = "monkey")]
+/// Yields like `sleep(0)`, but leaves pending interrupts pending: for code that cannot
+/// unwind here (an interposed libc call, which must return to its C caller).
+pub(crate) fn yield_quietly(task: &Rc<Task>) {
+    yield_inner(task, false);
 }
 
 /// Puts the current greenlet at the back of the ready queue and switches to the hub: every

@@ -91,3 +91,21 @@ pub fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
         String::from("(not a string)")
     }
 }
+
+/// Raises the soft fd limit as far as the hard limit allows; the number of fds available.
+pub fn raise_fd_limit(want: u64) -> u64 {
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid pointer.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl);
+        if rl.rlim_cur < want {
+            rl.rlim_cur = want.min(rl.rlim_max);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &rl);
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl);
+        }
+    }
+    rl.rlim_cur
+}

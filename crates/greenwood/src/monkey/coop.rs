@@ -1,0 +1,331 @@
+//! The cooperative side of the interposed calls: what a hook does when it runs in a greenlet
+//! of a thread with a hub. Each function here gets the real libc call as a closure and makes
+//! it without blocking, parking the greenlet on the hub between attempts.
+//!
+//! Nothing here may unwind into the C frame that called the hook: `guard` runs each body
+//! under `catch_unwind`, an interrupt (kill, `Timeout`) that reaches a parked greenlet is put
+//! back to be raised at its next blocking point in Rust, and the call returns an error instead.
+
+use std::any::Any;
+use std::panic::{self, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+use libc::{c_int, ssize_t};
+
+use super::{errno, set_errno};
+use crate::hub::reactor::{self, Direction, FdIdentity, IoRegistration};
+use crate::hub::task::{self, DeferredInterrupt};
+use crate::hub::{self, sleep as greenwood_sleep};
+
+/// Whether a call made now may park: a greenlet (not the hub) of a thread with a hub.
+#[inline]
+pub(super) fn here() -> bool {
+    hub::cooperative().is_ok()
+}
+
+/// Runs a hook's cooperative body; a panic that is not an interrupt (a bug in greenwood) must
+/// not unwind into C, so it aborts the process after saying so.
+pub(super) fn guard<R>(f: impl FnOnce() -> R) -> R {
+    match panic::catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(p) => die(&*p),
+    }
+}
+
+#[cold]
+fn die(p: &(dyn Any + Send)) -> ! {
+    let msg = format!(
+        "greenwood::monkey: a panic inside an interposed libc call, which cannot unwind into \
+         its C caller: {}; aborting\n",
+        crate::error::panic_message(p)
+    );
+    // SAFETY: writing a live buffer to stderr with libc's own write (not the hook).
+    unsafe { super::real::write(2, msg.as_ptr().cast(), msg.len()) };
+    std::process::abort();
+}
+
+/// What an interrupt that landed in a hooked call becomes for its C caller: `ECANCELED` for a
+/// kill, `ETIMEDOUT` for a greenwood `Timeout`. The interrupt itself is put back, to be raised
+/// at the greenlet's next blocking point in Rust.
+fn interrupted(p: Box<dyn Any + Send>) -> c_int {
+    match task::current().defer_interrupt(p) {
+        Ok(DeferredInterrupt::Kill) => libc::ECANCELED,
+        Ok(DeferredInterrupt::Timeout) => libc::ETIMEDOUT,
+        Err(other) => die(&*other),
+    }
+}
+
+fn would_block(e: c_int) -> bool {
+    e == libc::EAGAIN || e == libc::EWOULDBLOCK
+}
+
+/// Whether the program made `fd` non-blocking itself: then it gets `EAGAIN` as it asked.
+fn is_nonblocking(fd: c_int) -> bool {
+    // SAFETY: F_GETFL reads the descriptor's flags; a bad fd gives -1.
+    let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    fl >= 0 && fl & libc::O_NONBLOCK != 0
+}
+
+/// The timeout the program set on a socket for `d` (`SO_RCVTIMEO`/`SO_SNDTIMEO`), if any.
+fn socket_timeout(fd: c_int, d: Direction) -> Option<Duration> {
+    let opt = match d {
+        Direction::Read => libc::SO_RCVTIMEO,
+        Direction::Write => libc::SO_SNDTIMEO,
+    };
+    let mut tv = libc::timeval {
+        tv_sec: 0,
+        tv_usec: 0,
+    };
+    let mut len = std::mem::size_of::<libc::timeval>() as libc::socklen_t;
+    // SAFETY: `tv` and `len` are live locals of the sizes given.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            opt,
+            (&mut tv as *mut libc::timeval).cast(),
+            &mut len,
+        )
+    };
+    if r != 0 || (tv.tv_sec == 0 && tv.tv_usec == 0) {
+        return None;
+    }
+    Some(Duration::new(tv.tv_sec as u64, tv.tv_usec as u32 * 1_000))
+}
+
+/// What `fd` refers to now.
+fn identity(fd: c_int) -> Result<FdIdentity, c_int> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat fills `st` when it returns 0.
+    if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
+        return Err(errno());
+    }
+    // SAFETY: fstat returned 0.
+    let st = unsafe { st.assume_init() };
+    Ok((st.st_dev, st.st_ino))
+}
+
+/// This hub's registration of the program's `fd`.
+fn registration(fd: c_int) -> Result<std::rc::Rc<IoRegistration>, c_int> {
+    let id = identity(fd)?;
+    reactor::foreign_registration(fd, id).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+/// Parks the current greenlet until `fd` is ready in direction `d`, at most `timeout`;
+/// `Err(errno)` says why not: `on_timeout` when the time ran out, `EBADF` if the fd was
+/// closed meanwhile, what an interrupt becomes.
+fn park(
+    fd: c_int,
+    d: Direction,
+    timeout: Option<Duration>,
+    on_timeout: c_int,
+) -> Result<(), c_int> {
+    let reg = registration(fd)?;
+    reg.clear(d);
+    match panic::catch_unwind(AssertUnwindSafe(|| reg.wait(d, timeout))) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::TimedOut => Err(on_timeout),
+        Ok(Err(_)) => Err(libc::EBADF),
+        Err(p) => Err(interrupted(p)),
+    }
+}
+
+/// A read or write (`read`, `recv`, `send`, ...): `call(true)` makes the call without
+/// blocking (`MSG_DONTWAIT`), `call(false)` exactly as the program did. `dontwait`: the
+/// program asked for a non-blocking call itself. A descriptor that is no socket (`ENOTSOCK`
+/// to the non-blocking attempt) gets the program's own call.
+pub(super) fn transfer(
+    fd: c_int,
+    d: Direction,
+    dontwait: bool,
+    mut call: impl FnMut(bool) -> ssize_t,
+) -> ssize_t {
+    guard(|| loop {
+        let r = call(true);
+        if r >= 0 {
+            task::consume_budget();
+            return r;
+        }
+        let e = errno();
+        if e == libc::ENOTSOCK {
+            return call(false);
+        }
+        if !would_block(e) || dontwait || is_nonblocking(fd) {
+            set_errno(e);
+            return -1;
+        }
+        // A blocking socket whose timeout runs out reports EAGAIN (socket(7)).
+        if let Err(e) = park(fd, d, socket_timeout(fd, d), libc::EAGAIN) {
+            set_errno(e);
+            return -1;
+        }
+    })
+}
+
+/// Runs `call` with `fd` made non-blocking for its duration, unless the program made it
+/// non-blocking already (`None` then: make the call as it is).
+fn nonblocking_once(fd: c_int, call: impl FnOnce() -> c_int) -> Option<(c_int, c_int)> {
+    // SAFETY: F_GETFL/F_SETFL on the program's descriptor; a bad fd fails harmlessly.
+    let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if fl < 0 || fl & libc::O_NONBLOCK != 0 {
+        return None;
+    }
+    // SAFETY: as above; the flags are restored right after the call.
+    unsafe { libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK) };
+    let r = call();
+    let e = errno();
+    // SAFETY: as above.
+    unsafe { libc::fcntl(fd, libc::F_SETFL, fl) };
+    Some((r, e))
+}
+
+/// `connect`: started without blocking, then the greenlet parks until the socket is writable
+/// and the result is read from `SO_ERROR`, as a blocking `connect` would wait for it.
+pub(super) fn connect(fd: c_int, mut call: impl FnMut() -> c_int) -> c_int {
+    guard(|| loop {
+        let Some((r, e)) = nonblocking_once(fd, &mut call) else {
+            return call();
+        };
+        if r == 0 {
+            return 0;
+        }
+        // EAGAIN: a Unix socket's listener has a full backlog; wait and try again.
+        if e != libc::EINPROGRESS && e != libc::EAGAIN {
+            set_errno(e);
+            return -1;
+        }
+        let timeout = socket_timeout(fd, Direction::Write);
+        if let Err(e) = park(fd, Direction::Write, timeout, libc::EINPROGRESS) {
+            set_errno(e);
+            return -1;
+        }
+        if e == libc::EAGAIN {
+            continue;
+        }
+        let mut err: c_int = 0;
+        let mut len = std::mem::size_of::<c_int>() as libc::socklen_t;
+        // SAFETY: `err` and `len` are live locals of the sizes given.
+        let r = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_ERROR,
+                (&mut err as *mut c_int).cast(),
+                &mut len,
+            )
+        };
+        if r != 0 {
+            return -1;
+        }
+        if err == 0 {
+            return 0;
+        }
+        set_errno(err);
+        return -1;
+    })
+}
+
+/// `accept`/`accept4`: tried without blocking, the greenlet parking until the listener is
+/// readable between tries.
+pub(super) fn accept(fd: c_int, mut call: impl FnMut() -> c_int) -> c_int {
+    guard(|| loop {
+        let Some((r, e)) = nonblocking_once(fd, &mut call) else {
+            return call();
+        };
+        if r >= 0 {
+            return r;
+        }
+        if !would_block(e) {
+            set_errno(e);
+            return -1;
+        }
+        let timeout = socket_timeout(fd, Direction::Read);
+        if let Err(e) = park(fd, Direction::Read, timeout, libc::EAGAIN) {
+            set_errno(e);
+            return -1;
+        }
+    })
+}
+
+/// A sleep: the greenlet sleeps on the hub's timers. An interrupt ends it early, as if the
+/// time had passed (the C caller sees a sleep that completed; a caller that sleeps again in
+/// a loop yields to the others each time until the interrupt can be raised in Rust).
+pub(super) fn sleep(d: Duration) {
+    guard(|| {
+        let me = task::current();
+        if me.has_pending_interrupt() {
+            task::yield_quietly(&me);
+            return;
+        }
+        if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| greenwood_sleep(d))) {
+            interrupted(p);
+        }
+    })
+}
+
+/// `poll`: a non-blocking look first (`call(0)`), then the greenlet parks until one of the
+/// descriptors is ready or `timeout_ms` passes, and looks again. Descriptors the hub cannot
+/// wait on (none to wait on, or one epoll refuses) get the program's own blocking call for
+/// the time left.
+///
+/// # Safety
+///
+/// `fds` points to `nfds` live `pollfd`s, as `poll`'s caller promised.
+pub(super) unsafe fn poll(
+    fds: *mut libc::pollfd,
+    nfds: libc::nfds_t,
+    timeout_ms: c_int,
+    mut call: impl FnMut(c_int) -> c_int,
+) -> c_int {
+    let deadline = (timeout_ms >= 0)
+        .then(|| Instant::now().checked_add(Duration::from_millis(timeout_ms as u64)))
+        .flatten();
+    guard(|| loop {
+        let r = call(0);
+        if r != 0 {
+            return r;
+        }
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if left == Some(Duration::ZERO) {
+            return 0;
+        }
+        let rest_ms = left.map_or(-1, |l| l.as_millis().min(c_int::MAX as u128) as c_int);
+        // SAFETY: the caller's promise.
+        let set = unsafe { std::slice::from_raw_parts(fds, nfds as usize) };
+        let mut sources = Vec::with_capacity(set.len());
+        for p in set.iter().filter(|p| p.fd >= 0) {
+            let dirs = [
+                (
+                    libc::POLLIN | libc::POLLPRI | libc::POLLRDHUP,
+                    Direction::Read,
+                ),
+                (libc::POLLOUT, Direction::Write),
+            ];
+            for (mask, d) in dirs {
+                if p.events & mask != 0 {
+                    match registration(p.fd) {
+                        Ok(reg) => sources.push((reg, d)),
+                        Err(_) => return call(rest_ms),
+                    }
+                }
+            }
+        }
+        if sources.is_empty() {
+            return call(rest_ms);
+        }
+        match panic::catch_unwind(AssertUnwindSafe(|| reactor::wait_any(&sources, left))) {
+            Ok(_) => {} // ready, timed out or closed: the next look says which
+            Err(p) => {
+                set_errno(interrupted(p));
+                return -1;
+            }
+        }
+    })
+}
+
+/// Drops this hub's registration of `fd`, which the program is closing (or replacing).
+pub(super) fn forget(fd: c_int) {
+    if hub::alive() {
+        guard(|| reactor::forget_foreign(fd));
+    }
+}

@@ -1,0 +1,354 @@
+//! The interposed libc functions. A program linked with greenwood's `monkey` feature defines
+//! these names itself, so its own calls, std's included, reach them instead of glibc's; each
+//! forwards to glibc's function ([`real`](super::real)) unless its part is patched and the
+//! caller is a greenlet that may park (`coop::here`).
+//!
+//! Every hook begins with two loads (the patched parts, a `const` thread-local) and, when
+//! either says no, makes the libc call unchanged: calls before patching, before `main`, on
+//! threads without a hub and from the hub itself behave exactly as libc's.
+//!
+//! # Safety
+//!
+//! Each hook has the C signature of the function it replaces and the same contract towards
+//! its caller; it hands the caller's pointers on unchanged (to libc, or to `coop` for the
+//! length the caller gave). `#[no_mangle]` is what makes them interpose; no two definitions
+//! of a name exist in the crate.
+
+use libc::{c_int, c_uint, c_void, clockid_t, nfds_t, pollfd, size_t, sockaddr, socklen_t};
+use libc::{ssize_t, timespec, useconds_t};
+use std::time::Duration;
+
+use super::{coop, enabled, real, SELECT, SOCKET, TIME};
+use crate::hub::reactor::Direction;
+
+/// Whether a call of `part` made now goes the cooperative way.
+#[inline]
+fn cooperative(part: u32) -> bool {
+    enabled(part) && coop::here()
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t) -> ssize_t {
+    if !cooperative(SOCKET) {
+        // SAFETY: the caller's contract, passed on.
+        return unsafe { real::read(fd, buf, count) };
+    }
+    coop::transfer(fd, Direction::Read, false, |nonblocking| {
+        // SAFETY: the caller's buffer and length, passed on.
+        unsafe {
+            if nonblocking {
+                real::recv(fd, buf, count, libc::MSG_DONTWAIT)
+            } else {
+                real::read(fd, buf, count)
+            }
+        }
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, count: size_t) -> ssize_t {
+    if !cooperative(SOCKET) {
+        // SAFETY: the caller's contract, passed on.
+        return unsafe { real::write(fd, buf, count) };
+    }
+    coop::transfer(fd, Direction::Write, false, |nonblocking| {
+        // SAFETY: the caller's buffer and length, passed on. `send` raises SIGPIPE on a
+        // closed peer exactly as `write` does.
+        unsafe {
+            if nonblocking {
+                real::send(fd, buf, count, libc::MSG_DONTWAIT)
+            } else {
+                real::write(fd, buf, count)
+            }
+        }
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, len: size_t, flags: c_int) -> ssize_t {
+    if !cooperative(SOCKET) {
+        // SAFETY: the caller's contract, passed on.
+        return unsafe { real::recv(fd, buf, len, flags) };
+    }
+    let dontwait = flags & libc::MSG_DONTWAIT != 0;
+    coop::transfer(fd, Direction::Read, dontwait, |nonblocking| {
+        let f = if nonblocking {
+            flags | libc::MSG_DONTWAIT
+        } else {
+            flags
+        };
+        // SAFETY: the caller's buffer and length, passed on.
+        unsafe { real::recv(fd, buf, len, f) }
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn recvfrom(
+    fd: c_int,
+    buf: *mut c_void,
+    len: size_t,
+    flags: c_int,
+    addr: *mut sockaddr,
+    addrlen: *mut socklen_t,
+) -> ssize_t {
+    if !cooperative(SOCKET) {
+        // SAFETY: the caller's contract, passed on.
+        return unsafe { real::recvfrom(fd, buf, len, flags, addr, addrlen) };
+    }
+    let dontwait = flags & libc::MSG_DONTWAIT != 0;
+    coop::transfer(fd, Direction::Read, dontwait, |nonblocking| {
+        let f = if nonblocking {
+            flags | libc::MSG_DONTWAIT
+        } else {
+            flags
+        };
+        // SAFETY: the caller's buffers and lengths, passed on.
+        unsafe { real::recvfrom(fd, buf, len, f, addr, addrlen) }
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn send(fd: c_int, buf: *const c_void, len: size_t, flags: c_int) -> ssize_t {
+    if !cooperative(SOCKET) {
+        // SAFETY: the caller's contract, passed on.
+        return unsafe { real::send(fd, buf, len, flags) };
+    }
+    let dontwait = flags & libc::MSG_DONTWAIT != 0;
+    coop::transfer(fd, Direction::Write, dontwait, |nonblocking| {
+        let f = if nonblocking {
+            flags | libc::MSG_DONTWAIT
+        } else {
+            flags
+        };
+        // SAFETY: the caller's buffer and length, passed on.
+        unsafe { real::send(fd, buf, len, f) }
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn sendto(
+    fd: c_int,
+    buf: *const c_void,
+    len: size_t,
+    flags: c_int,
+    addr: *const sockaddr,
+    addrlen: socklen_t,
+) -> ssize_t {
+    if !cooperative(SOCKET) {
+        // SAFETY: the caller's contract, passed on.
+        return unsafe { real::sendto(fd, buf, len, flags, addr, addrlen) };
+    }
+    let dontwait = flags & libc::MSG_DONTWAIT != 0;
+    coop::transfer(fd, Direction::Write, dontwait, |nonblocking| {
+        let f = if nonblocking {
+            flags | libc::MSG_DONTWAIT
+        } else {
+            flags
+        };
+        // SAFETY: the caller's buffer, address and lengths, passed on.
+        unsafe { real::sendto(fd, buf, len, f, addr, addrlen) }
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
+    if !cooperative(SOCKET) {
+        // SAFETY: the caller's contract, passed on.
+        return unsafe { real::connect(fd, addr, len) };
+    }
+    // SAFETY: the caller's address and length, passed on (each retry gets the same).
+    coop::connect(fd, || unsafe { real::connect(fd, addr, len) })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn accept(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
+    if !cooperative(SOCKET) {
+        // SAFETY: the caller's contract, passed on.
+        return unsafe { real::accept(fd, addr, len) };
+    }
+    // SAFETY: the caller's address buffer and length, passed on.
+    coop::accept(fd, || unsafe { real::accept(fd, addr, len) })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn accept4(
+    fd: c_int,
+    addr: *mut sockaddr,
+    len: *mut socklen_t,
+    flags: c_int,
+) -> c_int {
+    if !cooperative(SOCKET) {
+        // SAFETY: the caller's contract, passed on.
+        return unsafe { real::accept4(fd, addr, len, flags) };
+    }
+    // SAFETY: the caller's address buffer and length, passed on.
+    coop::accept(fd, || unsafe { real::accept4(fd, addr, len, flags) })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn close(fd: c_int) -> c_int {
+    if enabled(SOCKET) {
+        // Greenlets parked on the fd wake with an error, and its registration goes, before
+        // its number can be reused.
+        coop::forget(fd);
+    }
+    // SAFETY: the caller's contract, passed on.
+    unsafe { real::close(fd) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
+    if enabled(SOCKET) && old != new {
+        // `new` is closed by the call if it was open.
+        coop::forget(new);
+    }
+    // SAFETY: the caller's contract, passed on.
+    unsafe { real::dup2(old, new) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
+    if enabled(SOCKET) && old != new {
+        coop::forget(new);
+    }
+    // SAFETY: the caller's contract, passed on.
+    unsafe { real::dup3(old, new, flags) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) -> c_int {
+    if timeout == 0 || !cooperative(SELECT) {
+        // SAFETY: the caller's contract, passed on.
+        return unsafe { real::poll(fds, nfds, timeout) };
+    }
+    // SAFETY: the caller's array of `nfds` entries, passed on.
+    unsafe { coop::poll(fds, nfds, timeout, |t| real::poll(fds, nfds, t)) }
+}
+
+/// A `timespec` as a duration, if it is a valid relative time.
+fn duration(ts: &timespec) -> Option<Duration> {
+    if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+        return None;
+    }
+    Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+}
+
+/// Sets `*rem` to zero if the caller asked for the time left.
+///
+/// # Safety
+///
+/// `rem` is null or valid for a write.
+unsafe fn none_left(rem: *mut timespec) {
+    if !rem.is_null() {
+        // SAFETY: the caller's promise.
+        unsafe {
+            *rem = timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            }
+        };
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn nanosleep(req: *const timespec, rem: *mut timespec) -> c_int {
+    // SAFETY: `req` is null or valid for a read, as nanosleep's caller promises.
+    let d = unsafe { req.as_ref() }.and_then(duration);
+    match d {
+        Some(d) if cooperative(TIME) => {
+            coop::sleep(d);
+            // SAFETY: the caller's promise for `rem`.
+            unsafe { none_left(rem) };
+            0
+        }
+        // Not ours, or invalid: libc gives the answer (EFAULT, EINVAL) itself.
+        // SAFETY: the caller's contract, passed on.
+        _ => unsafe { real::nanosleep(req, rem) },
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn clock_nanosleep(
+    clock: clockid_t,
+    flags: c_int,
+    req: *const timespec,
+    rem: *mut timespec,
+) -> c_int {
+    let ours = matches!(
+        clock,
+        libc::CLOCK_REALTIME | libc::CLOCK_MONOTONIC | libc::CLOCK_BOOTTIME
+    );
+    // SAFETY: `req` is null or valid for a read, as the caller promises.
+    let target = unsafe { req.as_ref() }.copied();
+    let d = match target {
+        Some(t) if ours && flags & libc::TIMER_ABSTIME != 0 => {
+            let mut now = timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: `now` is a live local; the clock is one of the three above.
+            unsafe { libc::clock_gettime(clock, &mut now) };
+            let left = (t.tv_sec as i128 * 1_000_000_000 + t.tv_nsec as i128)
+                - (now.tv_sec as i128 * 1_000_000_000 + now.tv_nsec as i128);
+            duration(&t).map(|_| Duration::from_nanos(left.clamp(0, u64::MAX as i128) as u64))
+        }
+        Some(t) if ours => duration(&t),
+        _ => None,
+    };
+    match d {
+        Some(d) if cooperative(TIME) => {
+            coop::sleep(d);
+            if flags & libc::TIMER_ABSTIME == 0 {
+                // SAFETY: the caller's promise for `rem`.
+                unsafe { none_left(rem) };
+            }
+            0
+        }
+        // SAFETY: the caller's contract, passed on.
+        _ => unsafe { real::clock_nanosleep(clock, flags, req, rem) },
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn sleep(secs: c_uint) -> c_uint {
+    if !cooperative(TIME) {
+        // SAFETY: no pointers; libc's own function.
+        return unsafe { real::sleep(secs) };
+    }
+    coop::sleep(Duration::from_secs(secs.into()));
+    0
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn usleep(us: useconds_t) -> c_int {
+    if !cooperative(TIME) {
+        // SAFETY: no pointers; libc's own function.
+        return unsafe { real::usleep(us) };
+    }
+    coop::sleep(Duration::from_micros(us.into()));
+    0
+}
+
+/// The hooks' addresses: taking them keeps every hook in the linked program wherever
+/// `patch_all` is (the linker may otherwise leave out a part of the crate nothing names).
+pub(super) fn addresses() -> [usize; 17] {
+    [
+        read as *const () as usize,
+        write as *const () as usize,
+        recv as *const () as usize,
+        recvfrom as *const () as usize,
+        send as *const () as usize,
+        sendto as *const () as usize,
+        connect as *const () as usize,
+        accept as *const () as usize,
+        accept4 as *const () as usize,
+        close as *const () as usize,
+        dup2 as *const () as usize,
+        dup3 as *const () as usize,
+        poll as *const () as usize,
+        nanosleep as *const () as usize,
+        clock_nanosleep as *const () as usize,
+        sleep as *const () as usize,
+        usleep as *const () as usize,
+    ]
+}

@@ -1,0 +1,241 @@
+//! Unmodified blocking code, made cooperative: gevent's `monkey.patch_all()`, by interposing
+//! the libc calls that blocking code makes (cargo feature `monkey`).
+//!
+//! ```no_run
+//! use std::io::{Read, Write};
+//!
+//! greenwood::monkey::patch_all()?; // anywhere before the calls: there is no import order
+//! let jobs: Vec<_> = (0..100)
+//!     .map(|_| {
+//!         greenwood::spawn(|| -> std::io::Result<usize> {
+//!             std::thread::sleep(std::time::Duration::from_millis(100)); // parks this greenlet
+//!             let mut s = std::net::TcpStream::connect("127.0.0.1:8080")?; // so does this
+//!             s.write_all(b"GET / HTTP/1.0\r\n\r\n")?;
+//!             let mut body = Vec::new();
+//!             s.read_to_end(&mut body)?;
+//!             Ok(body.len())
+//!         })
+//!     })
+//!     .collect();
+//! greenwood::joinall(&jobs); // about 100 ms and one round trip, not 100 of each
+//! # Ok::<(), greenwood::monkey::PatchError>(())
+//! ```
+//!
+//! # How it works
+//!
+//! With the feature on, greenwood defines `read`, `write`, `recv`, `send`, `connect`,
+//! `accept4`, `poll`, `nanosleep` and the others listed below under their libc names. The
+//! linker resolves the program's calls to them (std's `std::net` and `std::thread::sleep`
+//! included) before glibc's, and each forwards to glibc's own function, found with
+//! `dlsym(RTLD_NEXT)`. [`patch_all`] (or one of its parts) switches them on. From then on, a
+//! call made in a greenlet of a thread that has a hub does not block the thread: it is made
+//! without blocking (`MSG_DONTWAIT`, or the descriptor made non-blocking for that one call),
+//! and when it would block, the greenlet parks on the hub until the descriptor is ready, while
+//! the other greenlets run. Every other call (before patching, on a thread with no hub, from
+//! the hub itself, in a call the part does not cover) is glibc's, unchanged.
+//!
+//! There is no import-order trap: what is patched is the program's calls, wherever they come
+//! from, whenever the code that makes them was loaded.
+//!
+//! | part | calls |
+//! |---|---|
+//! | [`patch_socket`] | `read`, `write`, `recv`, `recvfrom`, `send`, `sendto`, `connect`, `accept`, `accept4`; `close`, `dup2`, `dup3` (which wake greenlets parked on the descriptor and drop its registration) |
+//! | [`patch_time`] | `nanosleep`, `clock_nanosleep` (realtime, monotonic and boot-time clocks), `sleep`, `usleep` |
+//! | [`patch_select`] | `poll` |
+//!
+//! # What the calling code sees
+//!
+//! - **The descriptor's flags do not change.** A socket the program made blocking stays
+//!   blocking in its eyes (`fcntl(F_GETFL)` says so); reads and writes use `MSG_DONTWAIT`,
+//!   and `connect`/`accept` set `O_NONBLOCK` for the one call and restore the flags at once.
+//!   A descriptor the program made non-blocking gets `EAGAIN`, as it asked.
+//! - **Socket timeouts hold.** `SO_RCVTIMEO` and `SO_SNDTIMEO` bound the greenlet's wait, and
+//!   running out gives `EAGAIN` (`EINPROGRESS` for `connect`), as socket(7) says.
+//! - **Other descriptors are left alone.** `read` and `write` on a descriptor that is no
+//!   socket (a file, a pipe, a terminal) are glibc's blocking calls; a file is always ready
+//!   anyway, and its blocking I/O belongs on the thread pool. Finding that out costs one
+//!   failed `recv` per call.
+//! - **A kill or a [`Timeout`](crate::Timeout) cannot unwind through C code.** When one lands
+//!   in a greenlet parked inside a hooked call, the call returns `-1` with `errno` set to
+//!   `ECANCELED` (a kill) or `ETIMEDOUT` (a `Timeout`); a sleep returns as if its time had
+//!   passed. The interrupt itself is raised again at the greenlet's next blocking point in
+//!   greenwood (a greenwood call, a channel, a sleep of greenwood's own), where unwinding is
+//!   safe. Until then the hooked calls of that greenlet fail at once, and its hooked sleeps
+//!   only yield.
+//! - Registrations: a descriptor is registered with the hub's epoll instance the first time a
+//!   greenlet parks on it, and stays registered until it is closed (through `close`, `dup2` or
+//!   `dup3`), so a socket used many times is registered once. A descriptor number closed
+//!   behind greenwood's back (a raw `syscall`, `close_range`) and reused is recognised by its
+//!   inode and registered afresh.
+//!
+//! # Limits
+//!
+//! Linux with glibc, dynamically linked: [`patch_all`] returns a [`PatchError`] saying why
+//! elsewhere (musl, a static build). Not interposed yet: DNS (`getaddrinfo` blocks the hub;
+//! use the thread pool), `select`, `ppoll`, `epoll_wait`, `readv`/`writev`, `recvmsg`/
+//! `sendmsg`, process waits, and futex waits (std's `Mutex`, `Condvar`, `mpsc`).
+//! `GREENWOOD_PATCH=0` in the environment makes every `patch_*` call do nothing, to bisect a
+//! problem.
+
+#![allow(unsafe_code)]
+
+mod coop;
+mod hooks;
+mod real;
+
+use std::error::Error;
+use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use libc::c_int;
+
+/// The parts that can be patched, as bits of [`PATCHED`].
+const SOCKET: u32 = 1;
+const TIME: u32 = 2;
+const SELECT: u32 = 4;
+
+/// The parts patched so far.
+static PATCHED: AtomicU32 = AtomicU32::new(0);
+
+/// Whether calls of `part` go the cooperative way when made in a greenlet.
+#[inline]
+fn enabled(part: u32) -> bool {
+    PATCHED.load(Ordering::Relaxed) & part != 0
+}
+
+/// Why patching is not possible here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PatchError {
+    message: String,
+}
+
+impl fmt::Display for PatchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl Error for PatchError {}
+
+/// Patches everything this module can: sockets, sleeps and `poll`. Safe to call more than
+/// once, from any thread, at any point of the program (patching is process-wide, and takes
+/// effect in greenlets of threads that have a hub).
+///
+/// # Errors
+///
+/// [`PatchError`] where interposition is not available: musl, or a statically linked
+/// program (no dynamic linker to find glibc's functions with).
+///
+/// # Examples
+///
+/// ```
+/// greenwood::monkey::patch_all()?;
+/// let slow = greenwood::spawn(|| std::thread::sleep(std::time::Duration::from_millis(20)));
+/// let fast = greenwood::spawn(|| std::thread::sleep(std::time::Duration::from_millis(1)));
+/// let order: Vec<usize> = greenwood::iwait(&[slow, fast]).collect();
+/// assert_eq!(order, [1, 0]); // the two std sleeps overlapped on one thread
+/// # Ok::<(), greenwood::monkey::PatchError>(())
+/// ```
+pub fn patch_all() -> Result<(), PatchError> {
+    patch(SOCKET | TIME | SELECT)
+}
+
+/// Patches socket calls: `read`/`write` on sockets, `recv*`, `send*`, `connect`, `accept*`
+/// (and `close`/`dup2`/`dup3`, which keep the hub's registrations right).
+///
+/// # Errors
+///
+/// As [`patch_all`].
+///
+/// # Examples
+///
+/// ```
+/// greenwood::monkey::patch_socket()?;
+/// assert!(greenwood::monkey::is_patched());
+/// # Ok::<(), greenwood::monkey::PatchError>(())
+/// ```
+pub fn patch_socket() -> Result<(), PatchError> {
+    patch(SOCKET)
+}
+
+/// Patches sleeps: `nanosleep`, `clock_nanosleep`, `sleep`, `usleep` (so `std::thread::sleep`).
+///
+/// # Errors
+///
+/// As [`patch_all`].
+///
+/// # Examples
+///
+/// ```
+/// greenwood::monkey::patch_time()?;
+/// # Ok::<(), greenwood::monkey::PatchError>(())
+/// ```
+pub fn patch_time() -> Result<(), PatchError> {
+    patch(TIME)
+}
+
+/// Patches `poll`.
+///
+/// # Errors
+///
+/// As [`patch_all`].
+///
+/// # Examples
+///
+/// ```
+/// greenwood::monkey::patch_select()?;
+/// # Ok::<(), greenwood::monkey::PatchError>(())
+/// ```
+pub fn patch_select() -> Result<(), PatchError> {
+    patch(SELECT)
+}
+
+/// Whether any part is patched.
+///
+/// # Examples
+///
+/// ```
+/// greenwood::monkey::patch_all()?;
+/// assert!(greenwood::monkey::is_patched());
+/// # Ok::<(), greenwood::monkey::PatchError>(())
+/// ```
+pub fn is_patched() -> bool {
+    PATCHED.load(Ordering::Relaxed) != 0
+}
+
+fn patch(parts: u32) -> Result<(), PatchError> {
+    if cfg!(target_env = "musl") {
+        return Err(PatchError {
+            message: "greenwood::monkey cannot patch this program: it is built for musl, whose \
+                      functions are not reached through the dynamic linker; build for \
+                      x86_64-unknown-linux-gnu (glibc), dynamically linked"
+                .to_string(),
+        });
+    }
+    if std::env::var_os("GREENWOOD_PATCH").is_some_and(|v| v == "0") {
+        return Ok(());
+    }
+    if let Err(name) = real::resolve_all() {
+        return Err(PatchError {
+            message: format!(
+                "greenwood::monkey cannot patch this program: the dynamic linker does not know \
+                 libc's `{name}` (a statically linked program has no dynamic linker to ask); \
+                 link dynamically against glibc"
+            ),
+        });
+    }
+    std::hint::black_box(hooks::addresses());
+    PATCHED.fetch_or(parts, Ordering::SeqCst);
+    Ok(())
+}
+
+fn errno() -> c_int {
+    // SAFETY: glibc's errno location is this thread's, valid for its life.
+    unsafe { *libc::__errno_location() }
+}
+
+fn set_errno(e: c_int) {
+    // SAFETY: as in `errno`.
+    unsafe { *libc::__errno_location() = e };
+}

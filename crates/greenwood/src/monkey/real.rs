@@ -1,0 +1,174 @@
+//! The real libc functions behind the interposed ones.
+//!
+//! Each is looked up once with `dlsym(RTLD_NEXT, name)`: the next definition after the one in
+//! this program, which is glibc's. The address is cached in an atomic, so a call through it
+//! costs a load and an indirect call. The lookup runs wherever the first call happens (before
+//! `main`, on a thread greenwood never saw); `dlsym` does not call any function interposed
+//! here. Where `dlsym` finds nothing (a static build, where there is no dynamic linker to ask),
+//! the call is made as the system call the libc function wraps, so a program built with the
+//! feature still works, unpatched; `patch_all` refuses to patch it.
+
+use std::ffi::CStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use libc::{c_int, c_uint, c_void, clockid_t, nfds_t, pollfd, size_t, sockaddr, socklen_t};
+use libc::{ssize_t, timespec, useconds_t};
+
+/// A libc function found by name.
+pub(super) struct Real {
+    name: &'static CStr,
+    addr: AtomicUsize,
+}
+
+impl Real {
+    const fn new(name: &'static CStr) -> Real {
+        Real {
+            name,
+            addr: AtomicUsize::new(0),
+        }
+    }
+
+    /// The function's address, 0 if the dynamic linker has none.
+    #[inline]
+    fn addr(&self) -> usize {
+        match self.addr.load(Ordering::Acquire) {
+            0 => self.resolve(),
+            a => a,
+        }
+    }
+
+    #[cold]
+    fn resolve(&self) -> usize {
+        // SAFETY: `name` is NUL-terminated; RTLD_NEXT asks for the definition after this
+        // object's, which is what forwarding needs. dlsym is thread-safe.
+        let a = unsafe { libc::dlsym(libc::RTLD_NEXT, self.name.as_ptr()) } as usize;
+        if a != 0 {
+            self.addr.store(a, Ordering::Release);
+        }
+        a
+    }
+}
+
+/// Declares a forwarding function per libc function: `name(args) -> ret` through `dlsym`,
+/// else `fallback` (the system call it wraps).
+macro_rules! real {
+    ($( $name:ident ( $($arg:ident : $ty:ty),* ) -> $ret:ty, $fallback:expr; )*) => {
+        /// Every forwarded function, by name, for [`resolve_all`].
+        static ALL: &[&Real] = &[$( &$name::REAL ),*];
+
+        $(
+            #[allow(non_snake_case)]
+            mod $name {
+                pub(in crate::monkey) static REAL: super::Real =
+                    super::Real::new(match std::ffi::CStr::from_bytes_with_nul(
+                        concat!(stringify!($name), "\0").as_bytes(),
+                    ) {
+                        Ok(c) => c,
+                        Err(_) => panic!("a function name with a NUL in it"),
+                    });
+            }
+
+            /// Calls libc's own function of this name.
+            ///
+            /// # Safety
+            ///
+            /// The contract of the libc function: pointers valid for what it reads and writes.
+            #[inline]
+            pub(super) unsafe fn $name($($arg: $ty),*) -> $ret {
+                match $name::REAL.addr() {
+                    0 => $fallback,
+                    a => {
+                        // SAFETY: `a` is the address glibc's dynamic linker gave for this name,
+                        // whose C signature is the one declared here (as in the libc crate).
+                        let f: unsafe extern "C" fn($($ty),*) -> $ret =
+                            unsafe { std::mem::transmute::<usize, _>(a) };
+                        // SAFETY: the caller keeps the function's contract.
+                        unsafe { f($($arg),*) }
+                    }
+                }
+            }
+        )*
+    };
+}
+
+// SAFETY (the fallbacks): each is the system call the glibc function wraps, with the same
+// arguments; `libc::syscall` sets errno as the wrapper would.
+real! {
+    read(fd: c_int, buf: *mut c_void, count: size_t) -> ssize_t,
+        unsafe { libc::syscall(libc::SYS_read, fd, buf, count) as ssize_t };
+    write(fd: c_int, buf: *const c_void, count: size_t) -> ssize_t,
+        unsafe { libc::syscall(libc::SYS_write, fd, buf, count) as ssize_t };
+    recv(fd: c_int, buf: *mut c_void, len: size_t, flags: c_int) -> ssize_t,
+        unsafe { libc::syscall(libc::SYS_recvfrom, fd, buf, len, flags, 0usize, 0usize) as ssize_t };
+    recvfrom(fd: c_int, buf: *mut c_void, len: size_t, flags: c_int, addr: *mut sockaddr,
+             addrlen: *mut socklen_t) -> ssize_t,
+        unsafe { libc::syscall(libc::SYS_recvfrom, fd, buf, len, flags, addr, addrlen) as ssize_t };
+    send(fd: c_int, buf: *const c_void, len: size_t, flags: c_int) -> ssize_t,
+        unsafe { libc::syscall(libc::SYS_sendto, fd, buf, len, flags, 0usize, 0usize) as ssize_t };
+    sendto(fd: c_int, buf: *const c_void, len: size_t, flags: c_int, addr: *const sockaddr,
+           addrlen: socklen_t) -> ssize_t,
+        unsafe { libc::syscall(libc::SYS_sendto, fd, buf, len, flags, addr, addrlen) as ssize_t };
+    connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int,
+        unsafe { libc::syscall(libc::SYS_connect, fd, addr, len) as c_int };
+    accept(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int,
+        unsafe { libc::syscall(libc::SYS_accept, fd, addr, len) as c_int };
+    accept4(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t, flags: c_int) -> c_int,
+        unsafe { libc::syscall(libc::SYS_accept4, fd, addr, len, flags) as c_int };
+    close(fd: c_int) -> c_int,
+        unsafe { libc::syscall(libc::SYS_close, fd) as c_int };
+    dup2(old: c_int, new: c_int) -> c_int,
+        unsafe { libc::syscall(libc::SYS_dup2, old, new) as c_int };
+    dup3(old: c_int, new: c_int, flags: c_int) -> c_int,
+        unsafe { libc::syscall(libc::SYS_dup3, old, new, flags) as c_int };
+    poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) -> c_int,
+        unsafe { libc::syscall(libc::SYS_poll, fds, nfds, timeout) as c_int };
+    nanosleep(req: *const timespec, rem: *mut timespec) -> c_int,
+        unsafe { libc::syscall(libc::SYS_nanosleep, req, rem) as c_int };
+    clock_nanosleep(clock: clockid_t, flags: c_int, req: *const timespec, rem: *mut timespec)
+        -> c_int,
+        // The wrapper returns the error number instead of setting errno.
+        match unsafe { libc::syscall(libc::SYS_clock_nanosleep, clock, flags, req, rem) } {
+            0 => 0,
+            _ => super::errno(),
+        };
+    sleep(secs: c_uint) -> c_uint, sleep_fallback(secs);
+    usleep(us: useconds_t) -> c_int, usleep_fallback(us);
+}
+
+/// `sleep(3)` from `nanosleep(2)`: the seconds left unslept.
+fn sleep_fallback(secs: c_uint) -> c_uint {
+    let req = timespec {
+        tv_sec: secs.into(),
+        tv_nsec: 0,
+    };
+    let mut rem = timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: both pointers are to live locals.
+    match unsafe { libc::syscall(libc::SYS_nanosleep, &req, &mut rem) } {
+        0 => 0,
+        _ => rem.tv_sec as c_uint + c_uint::from(rem.tv_nsec > 0),
+    }
+}
+
+/// `usleep(3)` from `nanosleep(2)`.
+fn usleep_fallback(us: useconds_t) -> c_int {
+    let req = timespec {
+        tv_sec: (us / 1_000_000).into(),
+        tv_nsec: ((us % 1_000_000) * 1_000).into(),
+    };
+    // SAFETY: `req` is a live local; no remainder is asked for.
+    unsafe { libc::syscall(libc::SYS_nanosleep, &req, std::ptr::null_mut::<timespec>()) as c_int }
+}
+
+/// Looks every forwarded function up now; the name of the first the dynamic linker does not
+/// know, if any (a static build has no dynamic linker to ask).
+pub(super) fn resolve_all() -> Result<(), &'static str> {
+    for r in ALL {
+        if r.addr() == 0 {
+            return Err(r.name.to_str().unwrap_or("?"));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,401 @@
+//! `greenwood::monkey`: unmodified std code (and raw libc calls) in greenlets, patched.
+//!
+//! Every test patches this test binary's process (patching is process-wide and idempotent);
+//! the unpatched cases run in a child process started with `GREENWOOD_PATCH=0`.
+
+mod util;
+
+use std::cell::Cell;
+use std::io::{ErrorKind, Read, Write};
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use std::time::Duration;
+
+fn patch() {
+    greenwood::monkey::patch_all().expect("patch_all on Linux with glibc");
+}
+
+/// How many greenlets are inside a section at once, at most: with blocking calls, one.
+#[derive(Default)]
+struct Overlap {
+    now: Cell<usize>,
+    max: Cell<usize>,
+}
+
+impl Overlap {
+    fn enter(&self) {
+        self.now.set(self.now.get() + 1);
+        self.max.set(self.max.get().max(self.now.get()));
+    }
+
+    fn leave(&self) {
+        self.now.set(self.now.get() - 1);
+    }
+}
+
+/// A std listener on 127.0.0.1 whose connections are served by greenlets, each reading one
+/// request line and answering with `reply(line)` before closing. Its backlog is the largest
+/// the system allows (std's is 128), so that thousands of clients connecting at once are not
+/// refused while the accepting greenlet waits for its turn.
+fn std_server(reply: fn(&str) -> String) -> (std::net::SocketAddr, greenwood::Greenlet<()>) {
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    s.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    s.listen(libc::SOMAXCONN).unwrap();
+    let l = std::net::TcpListener::from(s);
+    let addr = l.local_addr().unwrap();
+    let server = greenwood::spawn(move || loop {
+        let (mut s, _) = match l.accept() {
+            Ok(c) => c,
+            Err(e) => panic!("accept: {e}"),
+        };
+        greenwood::spawn(move || {
+            let mut line = Vec::new();
+            let mut byte = [0u8; 1];
+            while s.read(&mut byte).unwrap() == 1 && byte[0] != b'\n' {
+                line.push(byte[0]);
+            }
+            let answer = reply(std::str::from_utf8(&line).unwrap());
+            s.write_all(answer.as_bytes()).unwrap();
+        });
+    });
+    (addr, server)
+}
+
+#[test]
+fn std_thread_sleep_in_ten_thousand_greenlets_overlaps() {
+    patch();
+    let overlap = Rc::new(Overlap::default());
+    let gs: Vec<_> = (0..10_000)
+        .map(|_| {
+            let o = overlap.clone();
+            greenwood::spawn(move || {
+                o.enter();
+                std::thread::sleep(Duration::from_millis(100));
+                o.leave();
+            })
+        })
+        .collect();
+    greenwood::joinall(&gs);
+    assert!(gs.iter().all(|g| g.successful()));
+    assert_eq!(
+        overlap.max.get(),
+        10_000,
+        "every sleep ran at the same time"
+    );
+}
+
+#[test]
+fn libc_sleep_usleep_and_nanosleep_park_the_greenlet() {
+    patch();
+    let overlap = Rc::new(Overlap::default());
+    let calls: [fn(); 3] = [
+        // SAFETY: plain libc sleeps, no pointers but a live local.
+        || unsafe {
+            libc::usleep(20_000);
+        },
+        || unsafe {
+            libc::sleep(0);
+            let ts = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 20_000_000,
+            };
+            libc::nanosleep(&ts, std::ptr::null_mut());
+        },
+        || unsafe {
+            let ts = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 20_000_000,
+            };
+            libc::clock_nanosleep(libc::CLOCK_MONOTONIC, 0, &ts, std::ptr::null_mut());
+        },
+    ];
+    let gs: Vec<_> = calls
+        .into_iter()
+        .map(|call| {
+            let o = overlap.clone();
+            greenwood::spawn(move || {
+                o.enter();
+                call();
+                o.leave();
+            })
+        })
+        .collect();
+    greenwood::joinall(&gs);
+    assert_eq!(overlap.max.get(), 3);
+}
+
+#[test]
+fn std_tcp_round_trips_after_a_std_sleep_run_side_by_side() {
+    patch();
+    // Two fds per connection (both ends live in this process), plus slack.
+    let limit = util::raise_fd_limit(25_000);
+    let n = ((limit.saturating_sub(200)) / 2).min(10_000) as usize;
+    assert!(
+        n >= 1_000,
+        "RLIMIT_NOFILE hard limit {limit} is too low for this test"
+    );
+    let (addr, server) = std_server(|line| format!("photo of {line}"));
+    let sleeping = Rc::new(Overlap::default());
+    let talking = Rc::new(Overlap::default());
+    let gs: Vec<_> = (0..n)
+        .map(|user| {
+            let (s, t) = (sleeping.clone(), talking.clone());
+            greenwood::spawn(move || -> std::io::Result<String> {
+                s.enter();
+                // 100 ms, spread over 50 ms so the connections do not all hit the listen
+                // backlog in the same instant.
+                std::thread::sleep(Duration::from_millis(100 + (user % 50) as u64));
+                s.leave();
+                t.enter();
+                let mut c = std::net::TcpStream::connect(addr)?;
+                writeln!(c, "user {user}")?;
+                let mut body = String::new();
+                c.read_to_string(&mut body)?;
+                t.leave();
+                Ok(body)
+            })
+        })
+        .collect();
+    greenwood::joinall(&gs);
+    for (user, g) in gs.iter().enumerate() {
+        let body = g
+            .take()
+            .unwrap()
+            .unwrap_or_else(|e| panic!("user {user}: {e}"));
+        assert_eq!(body, format!("photo of user {user}"));
+    }
+    assert_eq!(
+        sleeping.max.get(),
+        n,
+        "every std sleep ran at the same time"
+    );
+    assert!(talking.max.get() > 1, "round trips overlapped");
+    server.kill();
+}
+
+#[test]
+fn with_patching_off_std_calls_block_the_thread() {
+    if let Some(case) = util::child_case() {
+        if case == "off" {
+            greenwood::monkey::patch_all().unwrap();
+            assert!(!greenwood::monkey::is_patched());
+            let overlap = Rc::new(Overlap::default());
+            let gs: Vec<_> = (0..5)
+                .map(|_| {
+                    let o = overlap.clone();
+                    greenwood::spawn(move || {
+                        o.enter();
+                        std::thread::sleep(Duration::from_millis(20));
+                        o.leave();
+                    })
+                })
+                .collect();
+            greenwood::joinall(&gs);
+            println!("max overlap {}", overlap.max.get());
+        }
+        return;
+    }
+    let out = util::run_child_with(
+        "with_patching_off_std_calls_block_the_thread",
+        "off",
+        &[("GREENWOOD_PATCH", "0")],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", util::stderr(&out));
+    assert!(stdout.contains("max overlap 1"), "{stdout}");
+}
+
+#[test]
+fn a_thread_without_a_hub_keeps_blocking_as_usual() {
+    patch();
+    let (mut a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+    // The other thread never touches greenwood: its read blocks that thread, as always.
+    let reader = std::thread::spawn(move || {
+        let mut b = b;
+        let mut buf = [0u8; 5];
+        b.read_exact(&mut buf).unwrap();
+        std::thread::sleep(Duration::from_millis(1));
+        buf
+    });
+    let ticks = Rc::new(Cell::new(0));
+    let t = ticks.clone();
+    let ticker = greenwood::spawn(move || {
+        for _ in 0..5 {
+            std::thread::sleep(Duration::from_millis(2));
+            t.set(t.get() + 1);
+        }
+    });
+    ticker.join();
+    assert_eq!(ticks.get(), 5);
+    a.write_all(b"hello").unwrap();
+    assert_eq!(&reader.join().unwrap(), b"hello");
+}
+
+#[test]
+fn the_main_greenlet_sleeping_in_std_lets_greenlets_run() {
+    patch();
+    let ran = Rc::new(Cell::new(false));
+    let r = ran.clone();
+    let _g = greenwood::spawn(move || r.set(true));
+    std::thread::sleep(Duration::from_millis(5)); // the main greenlet parks
+    assert!(ran.get());
+}
+
+#[test]
+fn a_socket_the_program_made_non_blocking_gets_eagain() {
+    patch();
+    let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    a.set_nonblocking(true).unwrap();
+    let g = greenwood::spawn(move || {
+        let mut a = a;
+        let mut buf = [0u8; 1];
+        a.read(&mut buf).unwrap_err().kind()
+    });
+    assert_eq!(g.take().unwrap(), ErrorKind::WouldBlock);
+}
+
+#[test]
+fn so_rcvtimeo_bounds_the_wait_while_others_run() {
+    patch();
+    let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    a.set_read_timeout(Some(Duration::from_millis(30))).unwrap();
+    let ticks = Rc::new(Cell::new(0));
+    let t = ticks.clone();
+    let ticker = greenwood::spawn(move || {
+        for _ in 0..3 {
+            greenwood::sleep(Duration::from_millis(1));
+            t.set(t.get() + 1);
+        }
+    });
+    let reader = greenwood::spawn(move || {
+        let mut a = a;
+        let mut buf = [0u8; 1];
+        a.read(&mut buf).unwrap_err().kind()
+    });
+    assert_eq!(reader.take().unwrap(), ErrorKind::WouldBlock);
+    ticker.join();
+    assert_eq!(ticks.get(), 3, "the others ran while the read waited");
+}
+
+#[test]
+fn a_kill_inside_a_std_read_fails_the_read_and_ends_the_greenlet() {
+    patch();
+    let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let dropped = util::counter();
+    let seen = Rc::new(Cell::new(None));
+    let (d, s) = (dropped.clone(), seen.clone());
+    let g = greenwood::spawn(move || {
+        let _guard = util::CallOnDrop(d);
+        let mut a = a;
+        let mut buf = [0u8; 1];
+        // The C side of the call (std's `recv`) sees -1 and ECANCELED; the kill is raised at
+        // the next greenwood call, which never returns.
+        s.set(Some(a.read(&mut buf).map_err(|e| e.raw_os_error())));
+        greenwood::sleep(Duration::ZERO);
+        unreachable!("the kill is raised at the greenlet's next blocking point");
+    });
+    greenwood::sleep(Duration::from_millis(5)); // the greenlet parks in its read
+    g.kill();
+    assert!(g.dead() && !g.successful());
+    assert_eq!(seen.get(), Some(Err(Some(libc::ECANCELED))));
+    assert_eq!(dropped.get(), 1, "its destructors ran");
+}
+
+#[test]
+fn a_timeout_inside_a_std_sleep_ends_at_the_next_greenwood_call() {
+    patch();
+    let r = greenwood::with_timeout(Duration::from_millis(10), || {
+        std::thread::sleep(Duration::from_secs(30)); // returns early: its time "passed"
+        greenwood::sleep(Duration::ZERO); // where the Timeout is raised
+    });
+    assert!(r.is_err());
+}
+
+#[test]
+fn a_timeout_inside_a_std_read_fails_the_read_with_etimedout() {
+    patch();
+    let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let r = greenwood::with_timeout(Duration::from_millis(10), || {
+        let mut a = &a;
+        let mut buf = [0u8; 1];
+        a.read(&mut buf).unwrap_err().raw_os_error()
+    });
+    // The read saw ETIMEDOUT; the Timeout, put back for the next greenwood call, went with the
+    // closure that set it.
+    assert_eq!(r.unwrap(), Some(libc::ETIMEDOUT));
+}
+
+#[test]
+fn a_kill_inside_poll_fails_the_poll() {
+    patch();
+    let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let fd = a.as_raw_fd();
+    let g = greenwood::spawn(move || {
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one live pollfd.
+        let n = unsafe { libc::poll(&mut p, 1, -1) };
+        let e = std::io::Error::last_os_error().raw_os_error();
+        drop(a);
+        (n, e)
+    });
+    greenwood::sleep(Duration::from_millis(5)); // it parks in poll
+    let seen = Rc::new(Cell::new(None));
+    let s = seen.clone();
+    g.link(move |g| s.set(Some(g.successful())));
+    g.kill();
+    // The greenlet returned from its function before any greenwood call could raise the
+    // kill: it ends with its value, and the C caller saw the error.
+    greenwood::sleep(Duration::ZERO);
+    assert_eq!(g.take().unwrap(), (-1, Some(libc::ECANCELED)));
+    assert_eq!(seen.get(), Some(true));
+}
+
+#[test]
+fn poll_parks_until_a_descriptor_is_ready() {
+    patch();
+    let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let fd = a.as_raw_fd();
+    let writer = greenwood::spawn(move || {
+        std::thread::sleep(Duration::from_millis(10));
+        b.write_all(b"x").unwrap();
+        b
+    });
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one live pollfd.
+    let n = unsafe { libc::poll(&mut p, 1, 5_000) };
+    assert_eq!(n, 1);
+    assert!(p.revents & libc::POLLIN != 0);
+    let _b = writer.take().unwrap();
+    // Nothing ready: 0 once the timeout passes.
+    let mut buf = [0u8; 1];
+    (&a).read_exact(&mut buf).unwrap();
+    p.revents = 0;
+    // SAFETY: one live pollfd.
+    assert_eq!(unsafe { libc::poll(&mut p, 1, 10) }, 0);
+}
+
+#[test]
+fn closing_a_descriptor_wakes_the_greenlet_parked_on_it() {
+    patch();
+    let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let fd = std::os::fd::IntoRawFd::into_raw_fd(a);
+    let reader = greenwood::spawn(move || {
+        let mut buf = [0u8; 1];
+        // SAFETY: reading into a live buffer from an fd this test owns.
+        let r = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), 1) };
+        (r, std::io::Error::last_os_error().raw_os_error())
+    });
+    greenwood::sleep(Duration::from_millis(5)); // the reader parks
+                                                // SAFETY: closing the fd this test owns, once.
+    assert_eq!(unsafe { libc::close(fd) }, 0);
+    assert_eq!(reader.take().unwrap(), (-1, Some(libc::EBADF)));
+}
