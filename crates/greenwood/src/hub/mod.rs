@@ -507,6 +507,15 @@ impl Drop for HubInner {
         for (_, t) in tasks {
             let g = t.glet.take();
             let Some(g) = g else { continue };
+            #[cfg(feature = "monkey")]
+            if t.in_foreign_call.get() {
+                // Parked inside an interposed libc call: unwinding it would cross the C
+                // frames below, and an error return would let its C caller carry on, on a
+                // thread whose hub is gone. It is left as it is, its stack leaked, as a
+                // process leaves its threads at exit.
+                std::mem::forget(g);
+                continue;
+            }
             if g.is_active() && g.set_parent(&here).is_ok() {
                 if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| g.throw())) {
                     report::emit(

@@ -128,6 +128,7 @@ pub(crate) type Locals = HashMap<usize, Option<Box<dyn Any>>>;
 /// | `start_timer` | `greenlet.rs` (`spawn_later`, kill), the hub (the timer fired) | |
 /// | `locals` | `local.rs` | |
 /// | `catches`, `panic_report` | `hub/report.rs` (the panic hook and `catch`) | around code whose panic greenwood reports |
+/// | `in_foreign_call` | `monkey` | while parked inside an interposed libc call |
 ///
 /// The scheduling state moves only through this module's functions: [`park`] and the yields
 /// make a task `Parked`; `make_ready` is the one way from `Parked` to `Scheduled`, and
@@ -170,6 +171,9 @@ pub(crate) struct Task {
     pub(crate) catches: Cell<bool>,
     /// Where the last such panic happened, for its report.
     panic_report: Cell<Option<Arc<PanicReport>>>,
+    /// Parked inside an interposed libc call (`monkey`), which must not be unwound.
+    #[cfg(feature = "monkey")]
+    pub(crate) in_foreign_call: Cell<bool>,
 }
 
 impl Task {
@@ -203,6 +207,8 @@ impl Task {
             on_finish: RefCell::new(Vec::new()),
             catches: Cell::new(false),
             panic_report: Cell::new(None),
+            #[cfg(feature = "monkey")]
+            in_foreign_call: Cell::new(false),
         }
     }
 

@@ -44,6 +44,24 @@ fn die(p: &(dyn Any + Send)) -> ! {
     std::process::abort();
 }
 
+/// Marks the current greenlet as parked inside an interposed call while it lives: at thread
+/// exit the hub leaves such a greenlet suspended instead of unwinding it through C frames.
+struct InForeignCall(std::rc::Rc<task::Task>);
+
+impl InForeignCall {
+    fn enter() -> InForeignCall {
+        let me = task::current();
+        me.in_foreign_call.set(true);
+        InForeignCall(me)
+    }
+}
+
+impl Drop for InForeignCall {
+    fn drop(&mut self) {
+        self.0.in_foreign_call.set(false);
+    }
+}
+
 /// What an interrupt that landed in a hooked call becomes for its C caller: `ECANCELED` for a
 /// kill, `ETIMEDOUT` for a greenwood `Timeout`. The interrupt itself is put back, to be raised
 /// at the greenlet's next blocking point in Rust.
@@ -122,6 +140,7 @@ fn park(
 ) -> Result<(), c_int> {
     let reg = registration(fd)?;
     reg.clear(d);
+    let _marked = InForeignCall::enter();
     match panic::catch_unwind(AssertUnwindSafe(|| reg.wait(d, timeout))) {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::TimedOut => Err(on_timeout),
@@ -257,6 +276,7 @@ pub(super) fn sleep(d: Duration) {
             task::yield_quietly(&me);
             return;
         }
+        let _marked = InForeignCall::enter();
         if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| greenwood_sleep(d))) {
             interrupted(p);
         }
@@ -313,7 +333,10 @@ pub(super) unsafe fn poll(
         if sources.is_empty() {
             return call(rest_ms);
         }
-        match panic::catch_unwind(AssertUnwindSafe(|| reactor::wait_any(&sources, left))) {
+        let marked = InForeignCall::enter();
+        let waited = panic::catch_unwind(AssertUnwindSafe(|| reactor::wait_any(&sources, left)));
+        drop(marked);
+        match waited {
             Ok(_) => {} // ready, timed out or closed: the next look says which
             Err(p) => {
                 set_errno(interrupted(p));
