@@ -47,7 +47,11 @@ fn serve(s: TcpStream) -> io::Result<()> {
     std::thread::sleep(Duration::from_millis(100));
     let photo = vec![b'x'; 10_000 + user];
     let mut s = &s;
-    write!(s, "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n", photo.len())?;
+    write!(
+        s,
+        "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n",
+        photo.len()
+    )?;
     s.write_all(&photo)
 }
 

@@ -399,3 +399,73 @@ fn closing_a_descriptor_wakes_the_greenlet_parked_on_it() {
     assert_eq!(unsafe { libc::close(fd) }, 0);
     assert_eq!(reader.take().unwrap(), (-1, Some(libc::EBADF)));
 }
+
+#[test]
+fn settings_changed_after_a_wait_are_honoured() {
+    patch();
+    let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let writer = greenwood::spawn(move || {
+        std::thread::sleep(Duration::from_millis(5));
+        b.write_all(b"x").unwrap();
+        b
+    });
+    let mut buf = [0u8; 1];
+    (&a).read_exact(&mut buf).unwrap(); // parks once: the hub keeps the socket's settings
+    let _b = writer.take().unwrap();
+    a.set_read_timeout(Some(Duration::from_millis(5))).unwrap(); // setsockopt
+    assert_eq!(
+        (&a).read(&mut buf).unwrap_err().kind(),
+        ErrorKind::WouldBlock,
+        "the new timeout bounds the wait"
+    );
+    a.set_read_timeout(None).unwrap();
+    a.set_nonblocking(true).unwrap(); // ioctl(FIONBIO): the program asks for EAGAIN now
+    assert_eq!(
+        (&a).read(&mut buf).unwrap_err().kind(),
+        ErrorKind::WouldBlock
+    );
+}
+
+#[test]
+fn a_thread_ends_while_a_greenlet_waits_in_a_std_accept() {
+    if util::child_case().as_deref() == Some("exit") {
+        patch();
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        // Parked in accept when the test function returns and its thread ends: the hub
+        // leaves the greenlet suspended (its C caller cannot be unwound), and the thread
+        // ends instead of blocking in a real accept.
+        let _server = greenwood::spawn(move || loop {
+            let _ = l.accept();
+        });
+        greenwood::sleep(Duration::from_millis(1));
+        println!("returning");
+        return;
+    }
+    if util::child_case().is_some() {
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let mut child = std::process::Command::new(exe)
+        .args([
+            "a_thread_ends_while_a_greenlet_waits_in_a_std_accept",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(util::CHILD_ENV, "exit")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the child did not exit: its thread blocked at exit");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success());
+}

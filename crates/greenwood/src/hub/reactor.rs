@@ -59,11 +59,31 @@ pub(crate) struct Reactor {
 /// A foreign fd's registration, and what the fd was when it was made.
 struct Foreign {
     identity: FdIdentity,
-    registration: Rc<IoRegistration>,
+    fd: Rc<ForeignFd>,
+}
+
+/// What the hub keeps of a foreign fd: its registration, and the program's settings for it,
+/// looked up once and kept until the fd changes (see [`foreign_registration`]).
+#[cfg(feature = "monkey")]
+pub(crate) struct ForeignFd {
+    pub(crate) registration: IoRegistration,
+    pub(crate) settings: Cell<Option<ForeignSettings>>,
+}
+
+/// The program's own settings of a foreign fd.
+#[cfg(feature = "monkey")]
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ForeignSettings {
+    /// The program made it non-blocking (`O_NONBLOCK`): it gets `EAGAIN`, as it asked.
+    pub(crate) nonblocking: bool,
+    /// `SO_RCVTIMEO` and `SO_SNDTIMEO`.
+    pub(crate) read_timeout: Option<Duration>,
+    pub(crate) write_timeout: Option<Duration>,
 }
 
 #[cfg(feature = "monkey")]
-/// What an fd number refers to (device and inode): a closed fd's number can come back as a
+/// What an fd number refers to, as its user tells them apart (a device and an inode, or a
+/// count of the changes made to the number): a closed fd's number can come back as a
 /// different file, which the old registration must not be taken for.
 pub(crate) type FdIdentity = (u64, u64);
 
@@ -166,22 +186,19 @@ impl Reactor {
 }
 
 #[cfg(feature = "monkey")]
-/// This hub's registration of `fd`, a file descriptor greenwood does not own, made on first
-/// use and kept until [`forget_foreign`]. `identity` is what the fd is now: a registration made
-/// for an earlier file under the same number (closed behind greenwood's back) is abandoned
-/// and a new one made.
+/// What this hub keeps of `fd`, a file descriptor greenwood does not own: made on first use
+/// and kept until [`forget_foreign`]. `identity` is what the fd is now: what was kept for an
+/// earlier identity under the same number (a file closed behind greenwood's back, settings
+/// changed) is abandoned and made anew.
 ///
 /// # Errors
 ///
 /// What registering says (an fd that cannot be polled, out of memory).
-pub(crate) fn foreign_registration(
-    fd: RawFd,
-    identity: FdIdentity,
-) -> io::Result<Rc<IoRegistration>> {
+pub(crate) fn foreign_registration(fd: RawFd, identity: FdIdentity) -> io::Result<Rc<ForeignFd>> {
     let stale = hub::with(|hub| {
         let mut foreign = hub.reactor.foreign.borrow_mut();
         match foreign.get(&fd) {
-            Some(f) if f.identity == identity => Ok(f.registration.clone()),
+            Some(f) if f.identity == identity => Ok(f.fd.clone()),
             Some(_) => Err(foreign.remove(&fd)),
             None => Err(None),
         }
@@ -191,21 +208,41 @@ pub(crate) fn foreign_registration(
         Err(stale) => stale,
     };
     if let Some(old) = stale {
-        // The old file is gone from this fd number: epoll forgets it when it is closed, and
-        // an event it still sends carries the old token, which no source answers to.
-        old.registration.abandon();
+        // The number may refer to another file by now: epoll forgets the old one when it is
+        // closed, and an event it still sends carries the old token, which no source answers
+        // to. (If it is the same file with new settings, registering it again fails with
+        // EEXIST, below.)
+        old.fd.registration.abandon();
     }
-    let registration = Rc::new(IoRegistration::new(fd)?);
+    let registration = match IoRegistration::new(fd) {
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+            // Still registered (only its settings changed): register it afresh.
+            hub::with(|hub| {
+                let _ = hub
+                    .reactor
+                    .poll
+                    .borrow()
+                    .registry()
+                    .deregister(&mut SourceFd(&fd));
+            });
+            IoRegistration::new(fd)?
+        }
+        r => r?,
+    };
+    let entry = Rc::new(ForeignFd {
+        registration,
+        settings: Cell::new(None),
+    });
     hub::with(|hub| {
         hub.reactor.foreign.borrow_mut().insert(
             fd,
             Foreign {
                 identity,
-                registration: registration.clone(),
+                fd: entry.clone(),
             },
         )
     });
-    Ok(registration)
+    Ok(entry)
 }
 
 /// Parks the current greenlet until one of `sources` is ready in its direction, at most
@@ -217,13 +254,15 @@ pub(crate) fn foreign_registration(
 /// `TimedOut` after `timeout`; `NotConnected` if one of the sources is closed meanwhile.
 #[cfg(feature = "monkey")]
 pub(crate) fn wait_any(
-    sources: &[(Rc<IoRegistration>, Direction)],
+    sources: &[(Rc<ForeignFd>, Direction)],
     timeout: Option<Duration>,
 ) -> io::Result<()> {
-    for (reg, d) in sources {
+    let regs: Vec<(&IoRegistration, Direction)> =
+        sources.iter().map(|(f, d)| (&f.registration, *d)).collect();
+    for (reg, d) in &regs {
         reg.clear(*d);
     }
-    let Some((first, _)) = sources.first() else {
+    let Some((first, _)) = regs.first() else {
         return Ok(());
     };
     let what = WaitOn::Io {
@@ -231,14 +270,14 @@ pub(crate) fn wait_any(
         direction: "ready (poll)",
     };
     wait_for(what, timeout, |waker| {
-        let entries: Vec<WaitEntry<'_>> = sources
+        let entries: Vec<WaitEntry<'_>> = regs
             .iter()
             .map(|(reg, d)| WaitEntry::new(reg.source.waiters(*d), Notify::Wake(waker.clone())))
             .collect();
         (entries, IoWaiter::new())
     });
-    let ready = sources.iter().any(|(reg, d)| reg.source.flag(*d).get());
-    if sources.iter().any(|(reg, _)| reg.source.closed.get()) {
+    let ready = regs.iter().any(|(reg, d)| reg.source.flag(*d).get());
+    if regs.iter().any(|(reg, _)| reg.source.closed.get()) {
         Err(closed_error(first.source.fd))
     } else if ready {
         Ok(())
@@ -254,7 +293,7 @@ pub(crate) fn forget_foreign(fd: RawFd) {
     let mut removed = None;
     hub::try_with(|hub| removed = hub.reactor.foreign.borrow_mut().remove(&fd));
     if let Some(f) = removed {
-        f.registration.close();
+        f.fd.registration.close();
     }
 }
 

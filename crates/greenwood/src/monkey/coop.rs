@@ -8,12 +8,14 @@
 
 use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use libc::{c_int, ssize_t};
 
 use super::{errno, set_errno};
-use crate::hub::reactor::{self, Direction, FdIdentity, IoRegistration};
+use crate::hub::reactor::{self, Direction, FdIdentity, ForeignFd, ForeignSettings};
 use crate::hub::task::{self, DeferredInterrupt};
 use crate::hub::{self, sleep as greenwood_sleep};
 
@@ -77,19 +79,63 @@ fn would_block(e: c_int) -> bool {
     e == libc::EAGAIN || e == libc::EWOULDBLOCK
 }
 
-/// Whether the program made `fd` non-blocking itself: then it gets `EAGAIN` as it asked.
-fn is_nonblocking(fd: c_int) -> bool {
-    // SAFETY: F_GETFL reads the descriptor's flags; a bad fd gives -1.
-    let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    fl >= 0 && fl & libc::O_NONBLOCK != 0
+/// Fds below this have a change count in [`CHANGES`]; the others are told apart by inode.
+const COUNTED: usize = 65_536;
+
+/// How many times each fd number was closed, replaced (`dup2`, `dup3`) or had its settings
+/// changed (`fcntl(F_SETFL)`, `ioctl(FIONBIO)`, `setsockopt`), by any thread: the hub keeps
+/// a foreign fd's registration and settings only while its count stays what it was. 256 KiB
+/// of zeroed memory, touched only for the fd numbers in use.
+static CHANGES: [AtomicU32; COUNTED] = [const { AtomicU32::new(0) }; COUNTED];
+
+/// Records that `fd` was closed or changed: call it after the call that did it (before, and
+/// another thread could look the old file up under the new count).
+pub(super) fn changed(fd: c_int) {
+    if let Some(c) = usize::try_from(fd).ok().and_then(|i| CHANGES.get(i)) {
+        c.fetch_add(1, Ordering::Release);
+    }
 }
 
-/// The timeout the program set on a socket for `d` (`SO_RCVTIMEO`/`SO_SNDTIMEO`), if any.
-fn socket_timeout(fd: c_int, d: Direction) -> Option<Duration> {
-    let opt = match d {
-        Direction::Read => libc::SO_RCVTIMEO,
-        Direction::Write => libc::SO_SNDTIMEO,
+/// What `fd` is now, as the hub's table tells fds apart: its change count, or, for a number
+/// too large to count, its device and inode (one `fstat`).
+fn identity(fd: c_int) -> Result<FdIdentity, c_int> {
+    if let Some(c) = usize::try_from(fd).ok().and_then(|i| CHANGES.get(i)) {
+        return Ok((u64::MAX, c.load(Ordering::Acquire).into()));
+    }
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat fills `st` when it returns 0.
+    if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
+        return Err(errno());
+    }
+    // SAFETY: fstat returned 0.
+    let st = unsafe { st.assume_init() };
+    Ok((st.st_dev, st.st_ino))
+}
+
+/// What the hub keeps of the program's `fd`.
+fn foreign(fd: c_int) -> Result<Rc<ForeignFd>, c_int> {
+    let id = identity(fd)?;
+    reactor::foreign_registration(fd, id).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+/// The program's settings of `fd`: looked up once (`fcntl`, `getsockopt`) and kept.
+fn settings(fd: c_int, f: &ForeignFd) -> ForeignSettings {
+    if let Some(s) = f.settings.get() {
+        return s;
+    }
+    // SAFETY: F_GETFL reads the descriptor's flags; a bad fd gives -1.
+    let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    let s = ForeignSettings {
+        nonblocking: fl >= 0 && fl & libc::O_NONBLOCK != 0,
+        read_timeout: socket_timeout(fd, libc::SO_RCVTIMEO),
+        write_timeout: socket_timeout(fd, libc::SO_SNDTIMEO),
     };
+    f.settings.set(Some(s));
+    s
+}
+
+/// The timeout the program set on a socket with `opt` (`SO_RCVTIMEO`/`SO_SNDTIMEO`), if any.
+fn socket_timeout(fd: c_int, opt: c_int) -> Option<Duration> {
     let mut tv = libc::timeval {
         tv_sec: 0,
         tv_usec: 0,
@@ -111,34 +157,16 @@ fn socket_timeout(fd: c_int, d: Direction) -> Option<Duration> {
     Some(Duration::new(tv.tv_sec as u64, tv.tv_usec as u32 * 1_000))
 }
 
-/// What `fd` refers to now.
-fn identity(fd: c_int) -> Result<FdIdentity, c_int> {
-    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: fstat fills `st` when it returns 0.
-    if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
-        return Err(errno());
-    }
-    // SAFETY: fstat returned 0.
-    let st = unsafe { st.assume_init() };
-    Ok((st.st_dev, st.st_ino))
-}
-
-/// This hub's registration of the program's `fd`.
-fn registration(fd: c_int) -> Result<std::rc::Rc<IoRegistration>, c_int> {
-    let id = identity(fd)?;
-    reactor::foreign_registration(fd, id).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
-}
-
-/// Parks the current greenlet until `fd` is ready in direction `d`, at most `timeout`;
-/// `Err(errno)` says why not: `on_timeout` when the time ran out, `EBADF` if the fd was
-/// closed meanwhile, what an interrupt becomes.
-fn park(
-    fd: c_int,
-    d: Direction,
-    timeout: Option<Duration>,
-    on_timeout: c_int,
-) -> Result<(), c_int> {
-    let reg = registration(fd)?;
+/// Parks the current greenlet until `f` is ready in direction `d`, at most the program's
+/// timeout for that direction; `Err(errno)` says why not: `on_timeout` when the time ran
+/// out, `EBADF` if the fd was closed meanwhile, what an interrupt becomes.
+fn park(fd: c_int, f: &ForeignFd, d: Direction, on_timeout: c_int) -> Result<(), c_int> {
+    let s = settings(fd, f);
+    let timeout = match d {
+        Direction::Read => s.read_timeout,
+        Direction::Write => s.write_timeout,
+    };
+    let reg = &f.registration;
     reg.clear(d);
     let _marked = InForeignCall::enter();
     match panic::catch_unwind(AssertUnwindSafe(|| reg.wait(d, timeout))) {
@@ -169,12 +197,23 @@ pub(super) fn transfer(
         if e == libc::ENOTSOCK {
             return call(false);
         }
-        if !would_block(e) || dontwait || is_nonblocking(fd) {
+        if !would_block(e) || dontwait {
             set_errno(e);
             return -1;
         }
+        let f = match foreign(fd) {
+            Ok(f) => f,
+            Err(e) => {
+                set_errno(e);
+                return -1;
+            }
+        };
         // A blocking socket whose timeout runs out reports EAGAIN (socket(7)).
-        if let Err(e) = park(fd, d, socket_timeout(fd, d), libc::EAGAIN) {
+        let parked = match settings(fd, &f).nonblocking {
+            true => Err(libc::EAGAIN),
+            false => park(fd, &f, d, libc::EAGAIN),
+        };
+        if let Err(e) = parked {
             set_errno(e);
             return -1;
         }
@@ -213,8 +252,8 @@ pub(super) fn connect(fd: c_int, mut call: impl FnMut() -> c_int) -> c_int {
             set_errno(e);
             return -1;
         }
-        let timeout = socket_timeout(fd, Direction::Write);
-        if let Err(e) = park(fd, Direction::Write, timeout, libc::EINPROGRESS) {
+        if let Err(e) = foreign(fd).and_then(|f| park(fd, &f, Direction::Write, libc::EINPROGRESS))
+        {
             set_errno(e);
             return -1;
         }
@@ -258,8 +297,7 @@ pub(super) fn accept(fd: c_int, mut call: impl FnMut() -> c_int) -> c_int {
             set_errno(e);
             return -1;
         }
-        let timeout = socket_timeout(fd, Direction::Read);
-        if let Err(e) = park(fd, Direction::Read, timeout, libc::EAGAIN) {
+        if let Err(e) = foreign(fd).and_then(|f| park(fd, &f, Direction::Read, libc::EAGAIN)) {
             set_errno(e);
             return -1;
         }
@@ -323,8 +361,8 @@ pub(super) unsafe fn poll(
             ];
             for (mask, d) in dirs {
                 if p.events & mask != 0 {
-                    match registration(p.fd) {
-                        Ok(reg) => sources.push((reg, d)),
+                    match foreign(p.fd) {
+                        Ok(f) => sources.push((f, d)),
                         Err(_) => return call(rest_ms),
                     }
                 }
@@ -346,7 +384,8 @@ pub(super) unsafe fn poll(
     })
 }
 
-/// Drops this hub's registration of `fd`, which the program is closing (or replacing).
+/// Drops this hub's registration of `fd`, which the program is closing (or replacing): before
+/// the call, while the number still refers to the file.
 pub(super) fn forget(fd: c_int) {
     if hub::alive() {
         guard(|| reactor::forget_foreign(fd));

@@ -187,32 +187,101 @@ pub unsafe extern "C" fn accept4(
 
 #[no_mangle]
 pub unsafe extern "C" fn close(fd: c_int) -> c_int {
-    if enabled(SOCKET) {
-        // Greenlets parked on the fd wake with an error, and its registration goes, before
-        // its number can be reused.
-        coop::forget(fd);
+    if !enabled(SOCKET) {
+        // SAFETY: the caller's contract, passed on.
+        return unsafe { real::close(fd) };
     }
+    // Greenlets parked on the fd wake with an error, and this hub's registration goes, while
+    // the number still refers to the file; the change count moves once it no longer does.
+    coop::forget(fd);
     // SAFETY: the caller's contract, passed on.
-    unsafe { real::close(fd) }
+    let r = unsafe { real::close(fd) };
+    coop::changed(fd);
+    r
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
-    if enabled(SOCKET) && old != new {
-        // `new` is closed by the call if it was open.
-        coop::forget(new);
+    if !enabled(SOCKET) || old == new {
+        // SAFETY: the caller's contract, passed on.
+        return unsafe { real::dup2(old, new) };
     }
+    // `new` is closed by the call if it was open.
+    coop::forget(new);
     // SAFETY: the caller's contract, passed on.
-    unsafe { real::dup2(old, new) }
+    let r = unsafe { real::dup2(old, new) };
+    coop::changed(new);
+    r
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
-    if enabled(SOCKET) && old != new {
-        coop::forget(new);
+    if !enabled(SOCKET) || old == new {
+        // SAFETY: the caller's contract, passed on.
+        return unsafe { real::dup3(old, new, flags) };
     }
+    coop::forget(new);
     // SAFETY: the caller's contract, passed on.
-    unsafe { real::dup3(old, new, flags) }
+    let r = unsafe { real::dup3(old, new, flags) };
+    coop::changed(new);
+    r
+}
+
+// `fcntl` and `ioctl` are variadic in C, and stable Rust cannot define a variadic function.
+// These definitions take the one argument every command of theirs passes after the fixed ones
+// as a third parameter: on x86_64 (System V) and aarch64 Linux a variadic call passes integer
+// and pointer arguments exactly as a call of a function with those parameters declared, so
+// the value arrives as the caller passed it (and, for a command without an argument, the
+// register's leftover, which libc's own function ignores as well). `patch_all` refuses other
+// targets.
+
+/// `fcntl(fd, cmd, ...)`: forwarded unchanged; `F_SETFL` (which may change `O_NONBLOCK`)
+/// makes the hub look the program's settings up again.
+#[no_mangle]
+pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: libc::c_ulong) -> c_int {
+    // SAFETY: the caller's contract, passed on.
+    let r = unsafe { real::fcntl(fd, cmd, arg) };
+    if cmd == libc::F_SETFL && enabled(SOCKET) {
+        coop::changed(fd);
+    }
+    r
+}
+
+/// glibc's name for `fcntl` with 64-bit offsets, which C code built against glibc 2.28 or
+/// later calls; the same function on 64-bit targets.
+#[no_mangle]
+pub unsafe extern "C" fn fcntl64(fd: c_int, cmd: c_int, arg: libc::c_ulong) -> c_int {
+    // SAFETY: as `fcntl`.
+    unsafe { fcntl(fd, cmd, arg) }
+}
+
+/// `ioctl(fd, request, ...)`: forwarded unchanged; `FIONBIO` (which sets `O_NONBLOCK`) makes
+/// the hub look the program's settings up again.
+#[no_mangle]
+pub unsafe extern "C" fn ioctl(fd: c_int, request: libc::c_ulong, arg: libc::c_ulong) -> c_int {
+    // SAFETY: the caller's contract, passed on.
+    let r = unsafe { real::ioctl(fd, request, arg) };
+    if request == libc::FIONBIO && enabled(SOCKET) {
+        coop::changed(fd);
+    }
+    r
+}
+
+/// `setsockopt`: forwarded unchanged; the hub looks the socket's timeouts up again.
+#[no_mangle]
+pub unsafe extern "C" fn setsockopt(
+    fd: c_int,
+    level: c_int,
+    name: c_int,
+    value: *const c_void,
+    len: socklen_t,
+) -> c_int {
+    // SAFETY: the caller's contract, passed on.
+    let r = unsafe { real::setsockopt(fd, level, name, value, len) };
+    if enabled(SOCKET) {
+        coop::changed(fd);
+    }
+    r
 }
 
 #[no_mangle]
@@ -331,7 +400,7 @@ pub unsafe extern "C" fn usleep(us: useconds_t) -> c_int {
 
 /// The hooks' addresses: taking them keeps every hook in the linked program wherever
 /// `patch_all` is (the linker may otherwise leave out a part of the crate nothing names).
-pub(super) fn addresses() -> [usize; 17] {
+pub(super) fn addresses() -> [usize; 21] {
     [
         read as *const () as usize,
         write as *const () as usize,
@@ -345,6 +414,10 @@ pub(super) fn addresses() -> [usize; 17] {
         close as *const () as usize,
         dup2 as *const () as usize,
         dup3 as *const () as usize,
+        fcntl as *const () as usize,
+        fcntl64 as *const () as usize,
+        ioctl as *const () as usize,
+        setsockopt as *const () as usize,
         poll as *const () as usize,
         nanosleep as *const () as usize,
         clock_nanosleep as *const () as usize,

@@ -205,6 +205,14 @@ pub fn is_patched() -> bool {
 }
 
 fn patch(parts: u32) -> Result<(), PatchError> {
+    if !cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
+        return Err(PatchError {
+            message: "greenwood::monkey cannot patch this program: its interposed `fcntl` and \
+                      `ioctl` rely on how x86_64 and aarch64 Linux pass variadic arguments, and \
+                      this target is neither"
+                .to_string(),
+        });
+    }
     if cfg!(target_env = "musl") {
         return Err(PatchError {
             message: "greenwood::monkey cannot patch this program: it is built for musl, whose \

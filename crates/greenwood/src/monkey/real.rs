@@ -131,8 +131,55 @@ real! {
             0 => 0,
             _ => super::errno(),
         };
+    setsockopt(fd: c_int, level: c_int, name: c_int, value: *const c_void, len: socklen_t)
+        -> c_int,
+        unsafe { libc::syscall(libc::SYS_setsockopt, fd, level, name, value, len) as c_int };
     sleep(secs: c_uint) -> c_uint, sleep_fallback(secs);
     usleep(us: useconds_t) -> c_int, usleep_fallback(us);
+}
+
+/// C's variadic `int f(int, T, ...)` (`fcntl`, `ioctl`), called with one argument after the
+/// fixed ones, as every command they take is.
+type Variadic<T> = unsafe extern "C" fn(c_int, T, ...) -> c_int;
+
+static FCNTL: Real = Real::new(c"fcntl");
+static IOCTL: Real = Real::new(c"ioctl");
+
+/// Calls libc's `fcntl(fd, cmd, arg)`.
+///
+/// # Safety
+///
+/// `arg` is what `cmd` expects (a pointer valid for it, or any value for commands without).
+pub(super) unsafe fn fcntl(fd: c_int, cmd: c_int, arg: libc::c_ulong) -> c_int {
+    match FCNTL.addr() {
+        // SAFETY: the system call glibc's fcntl makes, with the same arguments.
+        0 => unsafe { libc::syscall(libc::SYS_fcntl, fd, cmd, arg) as c_int },
+        a => {
+            // SAFETY: glibc's `fcntl`, declared `int fcntl(int, int, ...)`.
+            let f: Variadic<c_int> = unsafe { std::mem::transmute::<usize, Variadic<c_int>>(a) };
+            // SAFETY: the caller's promise about `arg`.
+            unsafe { f(fd, cmd, arg) }
+        }
+    }
+}
+
+/// Calls libc's `ioctl(fd, request, arg)`.
+///
+/// # Safety
+///
+/// `arg` is what `request` expects.
+pub(super) unsafe fn ioctl(fd: c_int, request: libc::c_ulong, arg: libc::c_ulong) -> c_int {
+    match IOCTL.addr() {
+        // SAFETY: the system call glibc's ioctl makes, with the same arguments.
+        0 => unsafe { libc::syscall(libc::SYS_ioctl, fd, request, arg) as c_int },
+        a => {
+            // SAFETY: glibc's `ioctl`, declared `int ioctl(int, unsigned long, ...)`.
+            let f: Variadic<libc::c_ulong> =
+                unsafe { std::mem::transmute::<usize, Variadic<libc::c_ulong>>(a) };
+            // SAFETY: the caller's promise about `arg`.
+            unsafe { f(fd, request, arg) }
+        }
+    }
 }
 
 /// `sleep(3)` from `nanosleep(2)`: the seconds left unslept.
@@ -165,7 +212,7 @@ fn usleep_fallback(us: useconds_t) -> c_int {
 /// Looks every forwarded function up now; the name of the first the dynamic linker does not
 /// know, if any (a static build has no dynamic linker to ask).
 pub(super) fn resolve_all() -> Result<(), &'static str> {
-    for r in ALL {
+    for r in ALL.iter().copied().chain([&FCNTL, &IOCTL]) {
         if r.addr() == 0 {
             return Err(r.name.to_str().unwrap_or("?"));
         }
