@@ -99,8 +99,9 @@ const BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// A TCP server that runs `handler(stream, peer)` in a new greenlet for every connection.
 ///
 /// [`stop`](StreamServer::stop) closes the listening socket first, as gevent's does, so the
-/// kernel refuses new connections while the running handlers finish; [`start`] after a stop
-/// listens again on the same address (the same port, even if the first bind asked for port 0).
+/// kernel refuses new connections while the running handlers finish;
+/// [`start`](StreamServer::start) after a stop listens again on the same address (the same
+/// port, even if the first bind asked for port 0).
 ///
 /// With [`with_pool`](StreamServer::with_pool), at most that many handlers run at once and
 /// accepting pauses while the pool is full. When `accept` fails because the process is out of

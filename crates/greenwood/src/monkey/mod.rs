@@ -39,7 +39,7 @@
 //!
 //! | part | calls |
 //! |---|---|
-//! | [`patch_socket`] | `read`, `write`, `recv`, `recvfrom`, `send`, `sendto`, `connect`, `accept`, `accept4`; `close`, `dup2`, `dup3` (which wake greenlets parked on the descriptor and drop its registration) |
+//! | [`patch_socket`] | `read`, `write`, `recv`, `recvfrom`, `send`, `sendto`, `connect`, `accept`, `accept4`; `close`, `dup2`, `dup3` (which wake greenlets parked on the descriptor and drop its registration); `fcntl`, `fcntl64`, `ioctl`, `setsockopt` (forwarded unchanged; they tell the hub that a descriptor's settings changed) |
 //! | [`patch_time`] | `nanosleep`, `clock_nanosleep` (realtime, monotonic and boot-time clocks), `sleep`, `usleep` |
 //! | [`patch_select`] | `poll` |
 //!
@@ -63,15 +63,20 @@
 //!   safe. Until then the hooked calls of that greenlet fail at once, and its hooked sleeps
 //!   only yield.
 //! - Registrations: a descriptor is registered with the hub's epoll instance the first time a
-//!   greenlet parks on it, and stays registered until it is closed (through `close`, `dup2` or
-//!   `dup3`), so a socket used many times is registered once. A descriptor number closed
-//!   behind greenwood's back (a raw `syscall`, `close_range`) and reused is recognised by its
-//!   inode and registered afresh.
+//!   greenlet parks on it, and stays registered, with the program's settings for it
+//!   (`O_NONBLOCK`, the two socket timeouts, looked up once), until it is closed or changed:
+//!   every `close`, `dup2`, `dup3`, `fcntl(F_SETFL)`, `ioctl(FIONBIO)` and `setsockopt`, on any
+//!   thread, moves a per-number change count, and the hub looks again when the count moved. A
+//!   park then costs no system call besides the hub's own. Numbers from 65,536 up are told
+//!   apart by inode instead (one `fstat` per park). A descriptor closed behind greenwood's
+//!   back (a raw `syscall`, `close_range`) whose number is reused before a park is not noticed
+//!   below 65,536: close descriptors through libc.
 //!
 //! # Limits
 //!
-//! Linux with glibc, dynamically linked: [`patch_all`] returns a [`PatchError`] saying why
-//! elsewhere (musl, a static build). Not interposed yet: DNS (`getaddrinfo` blocks the hub;
+//! Linux with glibc, dynamically linked, on x86_64 or aarch64 (the interposed `fcntl` and
+//! `ioctl` rely on how those pass variadic arguments): [`patch_all`] returns a [`PatchError`]
+//! saying why elsewhere (musl, a static build, another architecture). Not interposed yet: DNS (`getaddrinfo` blocks the hub;
 //! use the thread pool), `select`, `ppoll`, `epoll_wait`, `readv`/`writev`, `recvmsg`/
 //! `sendmsg`, process waits, and futex waits (std's `Mutex`, `Condvar`, `mpsc`).
 //! `GREENWOOD_PATCH=0` in the environment makes every `patch_*` call do nothing, to bisect a
