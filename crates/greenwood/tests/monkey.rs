@@ -469,3 +469,156 @@ fn a_thread_ends_while_a_greenlet_waits_in_a_std_accept() {
     };
     assert!(status.success());
 }
+
+/// Runs `a` and then `b` as two greenlets; the order in which they finished. A call in `a`
+/// that parks lets `b` finish first; one that blocks the thread does not.
+fn finish_order(a: impl FnOnce() + 'static, b: impl FnOnce() + 'static) -> Vec<&'static str> {
+    let log = util::Log::new();
+    let (la, lb) = (log.clone(), log.clone());
+    let ga = greenwood::spawn(move || {
+        a();
+        la.push("a");
+    });
+    let gb = greenwood::spawn(move || {
+        b();
+        lb.push("b");
+    });
+    greenwood::joinall(&[ga, gb]);
+    log.get()
+}
+
+#[test]
+fn name_lookups_run_on_the_thread_pool() {
+    use std::net::ToSocketAddrs;
+    patch();
+    let order = finish_order(
+        || {
+            let addrs: Vec<_> = ("localhost", 8080).to_socket_addrs().unwrap().collect();
+            assert!(addrs
+                .iter()
+                .all(|a| a.port() == 8080 && a.ip().is_loopback()));
+        },
+        || (),
+    );
+    assert_eq!(order, ["b", "a"], "the lookup parked its greenlet");
+    // Many at once, each answered.
+    let gs: Vec<_> = (0..50u16)
+        .map(|i| greenwood::spawn(move || ("localhost", i).to_socket_addrs().unwrap().count()))
+        .collect();
+    greenwood::joinall(&gs);
+    assert!(gs.iter().all(|g| g.take().unwrap() > 0));
+}
+
+#[test]
+fn waiting_for_a_child_process_parks_the_greenlet() {
+    patch();
+    let order = finish_order(
+        || {
+            let status = std::process::Command::new("sleep")
+                .arg("0.05")
+                .status()
+                .unwrap();
+            assert!(status.success());
+        },
+        || (),
+    );
+    assert_eq!(order, ["b", "a"], "the wait parked its greenlet");
+    // 50 children at once, with their output.
+    let overlap = Rc::new(Overlap::default());
+    let gs: Vec<_> = (0..50)
+        .map(|i| {
+            let o = overlap.clone();
+            greenwood::spawn(move || {
+                o.enter();
+                let out = std::process::Command::new("sh")
+                    .args(["-c", &format!("sleep 0.2; echo {i}")])
+                    .output()
+                    .unwrap();
+                o.leave();
+                String::from_utf8(out.stdout).unwrap()
+            })
+        })
+        .collect();
+    greenwood::joinall(&gs);
+    for (i, g) in gs.iter().enumerate() {
+        assert_eq!(g.take().unwrap(), format!("{i}\n"));
+    }
+    assert_eq!(
+        overlap.max.get(),
+        50,
+        "the 50 children ran at the same time"
+    );
+}
+
+#[test]
+fn a_library_running_its_own_mio_loop_on_the_greenlet_cooperates() {
+    patch();
+    // A client with an event loop of its own (mio's epoll), used from 100 greenlets: each
+    // waits in its own epoll_wait for a reply that another greenlet writes.
+    let overlap = Rc::new(Overlap::default());
+    let gs: Vec<_> = (0..100u8)
+        .map(|i| {
+            let o = overlap.clone();
+            greenwood::spawn(move || {
+                let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+                a.set_nonblocking(true).unwrap();
+                let replier = greenwood::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(20));
+                    b.write_all(&[i]).unwrap();
+                    b
+                });
+                let mut poll = mio::Poll::new().unwrap();
+                let mut events = mio::Events::with_capacity(4);
+                let mut a = mio::net::UnixStream::from_std(a);
+                poll.registry()
+                    .register(&mut a, mio::Token(0), mio::Interest::READABLE)
+                    .unwrap();
+                o.enter();
+                poll.poll(&mut events, Some(Duration::from_secs(10)))
+                    .unwrap();
+                o.leave();
+                let mut got = [0u8; 1];
+                a.read_exact(&mut got).unwrap();
+                let _b = replier.take().unwrap();
+                got[0]
+            })
+        })
+        .collect();
+    greenwood::joinall(&gs);
+    for (i, g) in gs.iter().enumerate() {
+        assert_eq!(usize::from(g.take().unwrap()), i);
+    }
+    assert_eq!(
+        overlap.max.get(),
+        100,
+        "the 100 event loops waited at the same time"
+    );
+}
+
+#[test]
+fn vectored_reads_and_writes_park() {
+    use std::io::IoSlice;
+    patch();
+    let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let reader = greenwood::spawn(move || {
+        let mut x = [0u8; 3];
+        let mut y = [0u8; 3];
+        let mut bufs = [
+            std::io::IoSliceMut::new(&mut x),
+            std::io::IoSliceMut::new(&mut y),
+        ];
+        let n = (&a).read_vectored(&mut bufs).unwrap();
+        (n, x, y)
+    });
+    let writer = greenwood::spawn(move || {
+        std::thread::sleep(Duration::from_millis(5));
+        let n = (&b)
+            .write_vectored(&[IoSlice::new(b"abc"), IoSlice::new(b"def")])
+            .unwrap();
+        assert_eq!(n, 6);
+        b
+    });
+    let (n, x, y) = reader.take().unwrap();
+    assert_eq!((n, &x, &y), (6, b"abc", b"def"));
+    drop(writer.take().unwrap());
+}

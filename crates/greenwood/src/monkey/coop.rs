@@ -391,3 +391,106 @@ pub(super) fn forget(fd: c_int) {
         guard(|| reactor::forget_foreign(fd));
     }
 }
+
+/// A blocking lookup (`getaddrinfo`, `getnameinfo`), run on the thread pool while the
+/// greenlet parks. `call` gets the caller's pointers as integers: the caller's frame stays
+/// where it is until this returns, and this returns only once `call` has finished, even when
+/// an interrupt arrives meanwhile (it is put back for the next greenwood call, and the C
+/// caller gets the lookup's own result).
+pub(super) fn lookup(call: impl FnOnce() -> c_int + Send + 'static) -> c_int {
+    guard(|| {
+        let job = crate::threadpool::spawn_blocking(call);
+        let mut interrupts = Vec::new();
+        let marked = InForeignCall::enter();
+        while !job.ready() {
+            if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| crate::wait(&[&job]))) {
+                interrupts.push(p);
+            }
+        }
+        drop(marked);
+        for p in interrupts {
+            interrupted(p);
+        }
+        job.join().unwrap_or(libc::EAI_SYSTEM)
+    })
+}
+
+/// `epoll_wait` on an epoll instance of the program's (a library's own event loop on the
+/// calling greenlet): a non-blocking look (`call(0)`), then the greenlet parks until the
+/// epoll fd itself is readable (it is, once one of its events is pending) or `timeout_ms`
+/// passes, and looks again.
+pub(super) fn epoll_wait(
+    epfd: c_int,
+    timeout_ms: c_int,
+    mut call: impl FnMut(c_int) -> c_int,
+) -> c_int {
+    let deadline = (timeout_ms >= 0)
+        .then(|| Instant::now().checked_add(Duration::from_millis(timeout_ms as u64)))
+        .flatten();
+    guard(|| loop {
+        let r = call(0);
+        if r != 0 {
+            return r;
+        }
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if left == Some(Duration::ZERO) {
+            return 0;
+        }
+        let f = match foreign(epfd) {
+            Ok(f) => f,
+            Err(_) => return call(left.map_or(-1, ms)),
+        };
+        let marked = InForeignCall::enter();
+        let waited = panic::catch_unwind(AssertUnwindSafe(|| {
+            reactor::wait_any(&[(f, Direction::Read)], left)
+        }));
+        drop(marked);
+        if let Err(p) = waited {
+            set_errno(interrupted(p));
+            return -1;
+        }
+    })
+}
+
+/// Milliseconds for a timeout argument, rounded up.
+fn ms(d: Duration) -> c_int {
+    d.as_nanos().div_ceil(1_000_000).min(c_int::MAX as u128) as c_int
+}
+
+/// Waiting for one child (`waitpid`, `wait4`, `waitid` with a pid): the greenlet parks on the
+/// child's pidfd, which becomes readable when the child ends, and the wait is then made with
+/// `WNOHANG`. `call(true)` makes it with `WNOHANG`, `call(false)` as the program asked, which
+/// is also what happens where pidfds are not available.
+pub(super) fn wait_child(pid: libc::pid_t, mut call: impl FnMut(bool) -> c_int) -> c_int {
+    // SAFETY: pidfd_open takes a pid and flags; it returns an fd this function owns.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as c_int;
+    if pidfd < 0 {
+        return call(false);
+    }
+    let r = guard(|| loop {
+        let r = call(true);
+        if r != 0 {
+            return r;
+        }
+        let f = match foreign(pidfd) {
+            Ok(f) => f,
+            Err(_) => return call(false),
+        };
+        let marked = InForeignCall::enter();
+        let waited = panic::catch_unwind(AssertUnwindSafe(|| {
+            reactor::wait_any(&[(f, Direction::Read)], None)
+        }));
+        drop(marked);
+        if let Err(p) = waited {
+            set_errno(interrupted(p));
+            return -1;
+        }
+    });
+    let e = errno();
+    forget(pidfd);
+    // SAFETY: the pidfd opened above, closed once.
+    unsafe { super::real::close(pidfd) };
+    changed(pidfd);
+    set_errno(e);
+    r
+}

@@ -14,11 +14,12 @@
 //! length the caller gave). `#[no_mangle]` is what makes them interpose; no two definitions
 //! of a name exist in the crate.
 
+use libc::{addrinfo, c_char, epoll_event, id_t, idtype_t, iovec, msghdr, pid_t, siginfo_t};
 use libc::{c_int, c_uint, c_void, clockid_t, nfds_t, pollfd, size_t, sockaddr, socklen_t};
-use libc::{ssize_t, timespec, useconds_t};
+use libc::{sigset_t, ssize_t, timespec, useconds_t};
 use std::time::Duration;
 
-use super::{coop, enabled, real, SELECT, SOCKET, TIME};
+use super::{coop, enabled, real, DNS, SELECT, SOCKET, SUBPROCESS, TIME};
 use crate::hub::reactor::Direction;
 
 /// Whether a call of `part` made now goes the cooperative way.
@@ -147,6 +148,85 @@ pub unsafe extern "C" fn sendto(
         };
         // SAFETY: the caller's buffer, address and lengths, passed on.
         unsafe { real::sendto(fd, buf, len, f, addr, addrlen) }
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, count: c_int) -> ssize_t {
+    if !cooperative(SOCKET) {
+        // SAFETY: the caller's contract, passed on.
+        return unsafe { real::readv(fd, iov, count) };
+    }
+    coop::transfer(fd, Direction::Read, false, |nonblocking| {
+        // SAFETY: the caller's vectors, passed on (as the message's, for recvmsg).
+        unsafe {
+            if nonblocking {
+                let mut msg: msghdr = std::mem::zeroed();
+                msg.msg_iov = iov.cast_mut();
+                msg.msg_iovlen = count.max(0) as usize;
+                real::recvmsg(fd, &mut msg, libc::MSG_DONTWAIT)
+            } else {
+                real::readv(fd, iov, count)
+            }
+        }
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, count: c_int) -> ssize_t {
+    if !cooperative(SOCKET) {
+        // SAFETY: the caller's contract, passed on.
+        return unsafe { real::writev(fd, iov, count) };
+    }
+    coop::transfer(fd, Direction::Write, false, |nonblocking| {
+        // SAFETY: the caller's vectors, passed on (as the message's, for sendmsg, which raises
+        // SIGPIPE on a closed peer as writev does).
+        unsafe {
+            if nonblocking {
+                let mut msg: msghdr = std::mem::zeroed();
+                msg.msg_iov = iov.cast_mut();
+                msg.msg_iovlen = count.max(0) as usize;
+                real::sendmsg(fd, &msg, libc::MSG_DONTWAIT)
+            } else {
+                real::writev(fd, iov, count)
+            }
+        }
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> ssize_t {
+    if !cooperative(SOCKET) {
+        // SAFETY: the caller's contract, passed on.
+        return unsafe { real::recvmsg(fd, msg, flags) };
+    }
+    let dontwait = flags & libc::MSG_DONTWAIT != 0;
+    coop::transfer(fd, Direction::Read, dontwait, |nonblocking| {
+        let f = if nonblocking {
+            flags | libc::MSG_DONTWAIT
+        } else {
+            flags
+        };
+        // SAFETY: the caller's message, passed on.
+        unsafe { real::recvmsg(fd, msg, f) }
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t {
+    if !cooperative(SOCKET) {
+        // SAFETY: the caller's contract, passed on.
+        return unsafe { real::sendmsg(fd, msg, flags) };
+    }
+    let dontwait = flags & libc::MSG_DONTWAIT != 0;
+    coop::transfer(fd, Direction::Write, dontwait, |nonblocking| {
+        let f = if nonblocking {
+            flags | libc::MSG_DONTWAIT
+        } else {
+            flags
+        };
+        // SAFETY: the caller's message, passed on.
+        unsafe { real::sendmsg(fd, msg, f) }
     })
 }
 
@@ -294,6 +374,194 @@ pub unsafe extern "C" fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) ->
     unsafe { coop::poll(fds, nfds, timeout, |t| real::poll(fds, nfds, t)) }
 }
 
+#[no_mangle]
+pub unsafe extern "C" fn ppoll(
+    fds: *mut pollfd,
+    nfds: nfds_t,
+    timeout: *const timespec,
+    mask: *const sigset_t,
+) -> c_int {
+    // SAFETY: `timeout` is null or valid for a read, as the caller promises.
+    let limit = unsafe { timeout.as_ref() }.map(duration);
+    let ms = match limit {
+        None => -1,
+        Some(Some(d)) => d.as_millis().min(c_int::MAX as u128) as c_int,
+        Some(None) => 0, // invalid: libc's answer, below
+    };
+    if ms == 0 || !cooperative(SELECT) {
+        // SAFETY: the caller's contract, passed on.
+        return unsafe { real::ppoll(fds, nfds, timeout, mask) };
+    }
+    // SAFETY: the caller's array and signal mask, passed on; the timeout is rebuilt for what
+    // is left of it.
+    unsafe {
+        coop::poll(fds, nfds, ms, |t| {
+            let ts = timespec {
+                tv_sec: (t.max(0) / 1000).into(),
+                tv_nsec: ((t.max(0) % 1000) * 1_000_000).into(),
+            };
+            let tp = if t < 0 {
+                std::ptr::null()
+            } else {
+                &ts as *const timespec
+            };
+            real::ppoll(fds, nfds, tp, mask)
+        })
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn epoll_wait(
+    epfd: c_int,
+    events: *mut epoll_event,
+    max: c_int,
+    timeout: c_int,
+) -> c_int {
+    if timeout == 0 || !cooperative(SELECT) {
+        // SAFETY: the caller's contract, passed on. (The hub's own poll comes here: the hub is
+        // never cooperative.)
+        return unsafe { real::epoll_wait(epfd, events, max, timeout) };
+    }
+    // SAFETY: the caller's event buffer of `max` entries, passed on.
+    coop::epoll_wait(epfd, timeout, |t| unsafe {
+        real::epoll_wait(epfd, events, max, t)
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn epoll_pwait(
+    epfd: c_int,
+    events: *mut epoll_event,
+    max: c_int,
+    timeout: c_int,
+    mask: *const sigset_t,
+) -> c_int {
+    if timeout == 0 || !cooperative(SELECT) {
+        // SAFETY: the caller's contract, passed on.
+        return unsafe { real::epoll_pwait(epfd, events, max, timeout, mask) };
+    }
+    // SAFETY: the caller's event buffer and signal mask, passed on.
+    coop::epoll_wait(epfd, timeout, |t| unsafe {
+        real::epoll_pwait(epfd, events, max, t, mask)
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn waitpid(pid: pid_t, status: *mut c_int, options: c_int) -> pid_t {
+    if pid <= 0 || options & libc::WNOHANG != 0 || !cooperative(SUBPROCESS) {
+        // SAFETY: the caller's contract, passed on.
+        return unsafe { real::waitpid(pid, status, options) };
+    }
+    coop::wait_child(pid, |nohang| {
+        let o = if nohang {
+            options | libc::WNOHANG
+        } else {
+            options
+        };
+        // SAFETY: the caller's status pointer, passed on.
+        unsafe { real::waitpid(pid, status, o) }
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn wait4(
+    pid: pid_t,
+    status: *mut c_int,
+    options: c_int,
+    usage: *mut libc::rusage,
+) -> pid_t {
+    if pid <= 0 || options & libc::WNOHANG != 0 || !cooperative(SUBPROCESS) {
+        // SAFETY: the caller's contract, passed on.
+        return unsafe { real::wait4(pid, status, options, usage) };
+    }
+    coop::wait_child(pid, |nohang| {
+        let o = if nohang {
+            options | libc::WNOHANG
+        } else {
+            options
+        };
+        // SAFETY: the caller's pointers, passed on.
+        unsafe { real::wait4(pid, status, o, usage) }
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn waitid(
+    idtype: idtype_t,
+    id: id_t,
+    info: *mut siginfo_t,
+    options: c_int,
+) -> c_int {
+    if idtype != libc::P_PID || options & libc::WNOHANG != 0 || !cooperative(SUBPROCESS) {
+        // SAFETY: the caller's contract, passed on.
+        return unsafe { real::waitid(idtype, id, info, options) };
+    }
+    // waitid with WNOHANG returns 0 whether or not the child changed state; the pid in the
+    // siginfo, zeroed first, tells which.
+    coop::wait_child(id as pid_t, |nohang| {
+        // SAFETY: the caller's siginfo, written by waitid (zeroed first for the WNOHANG test).
+        unsafe {
+            if !nohang {
+                return real::waitid(idtype, id, info, options);
+            }
+            std::ptr::write_bytes(info, 0, 1);
+            match real::waitid(idtype, id, info, options | libc::WNOHANG) {
+                0 if (*info).si_pid() == 0 => 0,
+                0 => 1, // a state change: done (the caller gets 0, below)
+                r => r,
+            }
+        }
+    })
+    .min(0)
+}
+
+/// `getaddrinfo`, run on the thread pool: the caller's pointers are carried there as
+/// integers, and what they point to outlives the job (`coop::lookup` returns only once the
+/// job has run).
+#[no_mangle]
+pub unsafe extern "C" fn getaddrinfo(
+    node: *const c_char,
+    service: *const c_char,
+    hints: *const addrinfo,
+    res: *mut *mut addrinfo,
+) -> c_int {
+    if !cooperative(DNS) {
+        // SAFETY: the caller's contract, passed on.
+        return unsafe { real::getaddrinfo(node, service, hints, res) };
+    }
+    let (n, s, h, r) = (
+        node as usize,
+        service as usize,
+        hints as usize,
+        res as usize,
+    );
+    coop::lookup(move || {
+        // SAFETY: the caller's pointers, valid until `lookup` returns, after this ran.
+        unsafe { real::getaddrinfo(n as _, s as _, h as _, r as _) }
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn getnameinfo(
+    sa: *const sockaddr,
+    salen: socklen_t,
+    host: *mut c_char,
+    hostlen: socklen_t,
+    serv: *mut c_char,
+    servlen: socklen_t,
+    flags: c_int,
+) -> c_int {
+    if !cooperative(DNS) {
+        // SAFETY: the caller's contract, passed on.
+        return unsafe { real::getnameinfo(sa, salen, host, hostlen, serv, servlen, flags) };
+    }
+    let (a, h, v) = (sa as usize, host as usize, serv as usize);
+    coop::lookup(move || {
+        // SAFETY: the caller's pointers, valid until `lookup` returns, after this ran.
+        unsafe { real::getnameinfo(a as _, salen, h as _, hostlen, v as _, servlen, flags) }
+    })
+}
+
 /// A `timespec` as a duration, if it is a valid relative time.
 fn duration(ts: &timespec) -> Option<Duration> {
     if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
@@ -400,7 +668,7 @@ pub unsafe extern "C" fn usleep(us: useconds_t) -> c_int {
 
 /// The hooks' addresses: taking them keeps every hook in the linked program wherever
 /// `patch_all` is (the linker may otherwise leave out a part of the crate nothing names).
-pub(super) fn addresses() -> [usize; 21] {
+pub(super) fn addresses() -> [usize; 33] {
     [
         read as *const () as usize,
         write as *const () as usize,
@@ -414,6 +682,18 @@ pub(super) fn addresses() -> [usize; 21] {
         close as *const () as usize,
         dup2 as *const () as usize,
         dup3 as *const () as usize,
+        readv as *const () as usize,
+        writev as *const () as usize,
+        recvmsg as *const () as usize,
+        sendmsg as *const () as usize,
+        ppoll as *const () as usize,
+        epoll_wait as *const () as usize,
+        epoll_pwait as *const () as usize,
+        waitpid as *const () as usize,
+        wait4 as *const () as usize,
+        waitid as *const () as usize,
+        getaddrinfo as *const () as usize,
+        getnameinfo as *const () as usize,
         fcntl as *const () as usize,
         fcntl64 as *const () as usize,
         ioctl as *const () as usize,

@@ -39,9 +39,11 @@
 //!
 //! | part | calls |
 //! |---|---|
-//! | [`patch_socket`] | `read`, `write`, `recv`, `recvfrom`, `send`, `sendto`, `connect`, `accept`, `accept4`; `close`, `dup2`, `dup3` (which wake greenlets parked on the descriptor and drop its registration); `fcntl`, `fcntl64`, `ioctl`, `setsockopt` (forwarded unchanged; they tell the hub that a descriptor's settings changed) |
+//! | [`patch_socket`] | `read`, `write`, `readv`, `writev`, `recv`, `recvfrom`, `recvmsg`, `send`, `sendto`, `sendmsg`, `connect`, `accept`, `accept4`; `close`, `dup2`, `dup3` (which wake greenlets parked on the descriptor and drop its registration); `fcntl`, `fcntl64`, `ioctl`, `setsockopt` (forwarded unchanged; they tell the hub that a descriptor's settings changed) |
 //! | [`patch_time`] | `nanosleep`, `clock_nanosleep` (realtime, monotonic and boot-time clocks), `sleep`, `usleep` |
-//! | [`patch_select`] | `poll` |
+//! | [`patch_select`] | `poll`, `ppoll`, `epoll_wait`, `epoll_pwait` (a library's own event loop: the greenlet parks until the epoll fd is readable) |
+//! | [`patch_dns`] | `getaddrinfo`, `getnameinfo`: run on the thread pool; the C caller gets the lookup's own result, even when an interrupt arrives meanwhile (it waits for the lookup, which uses its buffers) |
+//! | [`patch_subprocess`] | `waitpid`, `wait4`, `waitid` for one child: the greenlet parks on the child's pidfd |
 //!
 //! # What the calling code sees
 //!
@@ -76,9 +78,9 @@
 //!
 //! Linux with glibc, dynamically linked, on x86_64 or aarch64 (the interposed `fcntl` and
 //! `ioctl` rely on how those pass variadic arguments): [`patch_all`] returns a [`PatchError`]
-//! saying why elsewhere (musl, a static build, another architecture). Not interposed yet: DNS (`getaddrinfo` blocks the hub;
-//! use the thread pool), `select`, `ppoll`, `epoll_wait`, `readv`/`writev`, `recvmsg`/
-//! `sendmsg`, process waits, and futex waits (std's `Mutex`, `Condvar`, `mpsc`).
+//! saying why elsewhere (musl, a static build, another architecture). Not interposed yet:
+//! `select` and `pselect`, `pread`, `gethostbyname*`, and futex waits (std's `Mutex`,
+//! `Condvar`, `mpsc`).
 //! `GREENWOOD_PATCH=0` in the environment makes every `patch_*` call do nothing, to bisect a
 //! problem.
 
@@ -98,6 +100,8 @@ use libc::c_int;
 const SOCKET: u32 = 1;
 const TIME: u32 = 2;
 const SELECT: u32 = 4;
+const DNS: u32 = 8;
+const SUBPROCESS: u32 = 16;
 
 /// The parts patched so far.
 static PATCHED: AtomicU32 = AtomicU32::new(0);
@@ -123,7 +127,8 @@ impl fmt::Display for PatchError {
 
 impl Error for PatchError {}
 
-/// Patches everything this module can: sockets, sleeps and `poll`. Safe to call more than
+/// Patches everything this module can: sockets, sleeps, `poll` and event loops, name lookups
+/// and waits for child processes. Safe to call more than
 /// once, from any thread, at any point of the program (patching is process-wide, and takes
 /// effect in greenlets of threads that have a hub).
 ///
@@ -143,7 +148,7 @@ impl Error for PatchError {}
 /// # Ok::<(), greenwood::monkey::PatchError>(())
 /// ```
 pub fn patch_all() -> Result<(), PatchError> {
-    patch(SOCKET | TIME | SELECT)
+    patch(SOCKET | TIME | SELECT | DNS | SUBPROCESS)
 }
 
 /// Patches socket calls: `read`/`write` on sockets, `recv*`, `send*`, `connect`, `accept*`
@@ -180,7 +185,8 @@ pub fn patch_time() -> Result<(), PatchError> {
     patch(TIME)
 }
 
-/// Patches `poll`.
+/// Patches `poll`, `ppoll`, `epoll_wait` and `epoll_pwait` (a library running an event loop
+/// of its own on the calling greenlet).
 ///
 /// # Errors
 ///
@@ -194,6 +200,46 @@ pub fn patch_time() -> Result<(), PatchError> {
 /// ```
 pub fn patch_select() -> Result<(), PatchError> {
     patch(SELECT)
+}
+
+/// Patches name lookups: `getaddrinfo` and `getnameinfo` (so `ToSocketAddrs`) run on the
+/// thread pool while the greenlet parks.
+///
+/// # Errors
+///
+/// As [`patch_all`].
+///
+/// # Examples
+///
+/// ```
+/// use std::net::ToSocketAddrs;
+///
+/// greenwood::monkey::patch_dns()?;
+/// let addrs: Vec<_> = greenwood::spawn(|| ("localhost", 80).to_socket_addrs().unwrap().collect::<Vec<_>>()).take().unwrap();
+/// assert!(!addrs.is_empty());
+/// # Ok::<(), greenwood::monkey::PatchError>(())
+/// ```
+pub fn patch_dns() -> Result<(), PatchError> {
+    patch(DNS)
+}
+
+/// Patches waits for a child process: `waitpid`, `wait4` and `waitid` for one pid (so
+/// `std::process::Child::wait` and `Command::status`) park on the child's pidfd.
+///
+/// # Errors
+///
+/// As [`patch_all`].
+///
+/// # Examples
+///
+/// ```
+/// greenwood::monkey::patch_subprocess()?;
+/// let status = greenwood::spawn(|| std::process::Command::new("true").status().unwrap()).take().unwrap();
+/// assert!(status.success());
+/// # Ok::<(), greenwood::monkey::PatchError>(())
+/// ```
+pub fn patch_subprocess() -> Result<(), PatchError> {
+    patch(SUBPROCESS)
 }
 
 /// Whether any part is patched.

@@ -11,8 +11,9 @@
 use std::ffi::CStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use libc::{addrinfo, c_char, epoll_event, id_t, idtype_t, iovec, msghdr, pid_t, siginfo_t};
 use libc::{c_int, c_uint, c_void, clockid_t, nfds_t, pollfd, size_t, sockaddr, socklen_t};
-use libc::{ssize_t, timespec, useconds_t};
+use libc::{sigset_t, ssize_t, timespec, useconds_t};
 
 /// A libc function found by name.
 pub(super) struct Real {
@@ -114,6 +115,37 @@ real! {
         unsafe { libc::syscall(libc::SYS_accept, fd, addr, len) as c_int };
     accept4(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t, flags: c_int) -> c_int,
         unsafe { libc::syscall(libc::SYS_accept4, fd, addr, len, flags) as c_int };
+    readv(fd: c_int, iov: *const iovec, count: c_int) -> ssize_t,
+        unsafe { libc::syscall(libc::SYS_readv, fd, iov, count) as ssize_t };
+    writev(fd: c_int, iov: *const iovec, count: c_int) -> ssize_t,
+        unsafe { libc::syscall(libc::SYS_writev, fd, iov, count) as ssize_t };
+    recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> ssize_t,
+        unsafe { libc::syscall(libc::SYS_recvmsg, fd, msg, flags) as ssize_t };
+    sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t,
+        unsafe { libc::syscall(libc::SYS_sendmsg, fd, msg, flags) as ssize_t };
+    epoll_wait(epfd: c_int, events: *mut epoll_event, max: c_int, timeout: c_int) -> c_int,
+        unsafe { libc::syscall(libc::SYS_epoll_wait, epfd, events, max, timeout) as c_int };
+    epoll_pwait(epfd: c_int, events: *mut epoll_event, max: c_int, timeout: c_int,
+                mask: *const sigset_t) -> c_int,
+        unsafe {
+            libc::syscall(libc::SYS_epoll_pwait, epfd, events, max, timeout, mask, 8usize)
+                as c_int
+        };
+    ppoll(fds: *mut pollfd, nfds: nfds_t, timeout: *const timespec, mask: *const sigset_t)
+        -> c_int,
+        unsafe { libc::syscall(libc::SYS_ppoll, fds, nfds, timeout, mask, 8usize) as c_int };
+    waitpid(pid: pid_t, status: *mut c_int, options: c_int) -> pid_t,
+        unsafe { libc::syscall(libc::SYS_wait4, pid, status, options, 0usize) as pid_t };
+    wait4(pid: pid_t, status: *mut c_int, options: c_int, usage: *mut libc::rusage) -> pid_t,
+        unsafe { libc::syscall(libc::SYS_wait4, pid, status, options, usage) as pid_t };
+    waitid(idtype: idtype_t, id: id_t, info: *mut siginfo_t, options: c_int) -> c_int,
+        unsafe { libc::syscall(libc::SYS_waitid, idtype, id, info, options, 0usize) as c_int };
+    // No system call to fall back on: without a dynamic linker the lookup cannot be made
+    // (and `patch_all` refuses such a program anyway).
+    getaddrinfo(node: *const c_char, service: *const c_char, hints: *const addrinfo,
+                res: *mut *mut addrinfo) -> c_int, libc::EAI_SYSTEM;
+    getnameinfo(sa: *const sockaddr, salen: socklen_t, host: *mut c_char, hostlen: socklen_t,
+                serv: *mut c_char, servlen: socklen_t, flags: c_int) -> c_int, libc::EAI_SYSTEM;
     close(fd: c_int) -> c_int,
         unsafe { libc::syscall(libc::SYS_close, fd) as c_int };
     dup2(old: c_int, new: c_int) -> c_int,
