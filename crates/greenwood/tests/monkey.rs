@@ -622,3 +622,67 @@ fn vectored_reads_and_writes_park() {
     assert_eq!((n, &x, &y), (6, b"abc", b"def"));
     drop(writer.take().unwrap());
 }
+
+/// A local HTTP server (greenwood's own, on this thread) that answers each request for
+/// `/photo/N` after `delay` with a body of `N + 1,000` bytes.
+fn slow_photo_server(delay: Duration) -> (std::net::SocketAddr, greenwood::server::StreamServer) {
+    let server = greenwood::server::StreamServer::bind(
+        "127.0.0.1:0",
+        move |mut s: greenwood::net::TcpStream, _| {
+            let mut req = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+            }
+            let text = String::from_utf8_lossy(&req);
+            let n: usize = text
+                .split_whitespace()
+                .nth(1)
+                .and_then(|path| path.strip_prefix("/photo/"))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            greenwood::sleep(delay);
+            let body = vec![b'p'; n + 1_000];
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(head.as_bytes()).and_then(|()| s.write_all(&body));
+        },
+    )
+    .unwrap();
+    server.start().unwrap();
+    (server.local_addr().unwrap(), server)
+}
+
+#[test]
+fn ureq_unmodified_fetches_from_500_greenlets_at_once() {
+    patch();
+    let (addr, server) = slow_photo_server(Duration::from_millis(200));
+    let overlap = Rc::new(Overlap::default());
+    let gs: Vec<_> = (0..500usize)
+        .map(|i| {
+            let o = overlap.clone();
+            greenwood::spawn(move || -> Result<usize, ureq::Error> {
+                o.enter();
+                let body = ureq::get(&format!("http://{addr}/photo/{i}"))
+                    .call()?
+                    .body_mut()
+                    .read_to_vec()?;
+                o.leave();
+                assert!(body.iter().all(|&b| b == b'p'));
+                Ok(body.len())
+            })
+        })
+        .collect();
+    greenwood::joinall(&gs);
+    for (i, g) in gs.iter().enumerate() {
+        let len = g.take().unwrap().unwrap_or_else(|e| panic!("photo {i}: {e}"));
+        assert_eq!(len, i + 1_000);
+    }
+    assert_eq!(overlap.max.get(), 500, "the 500 requests were in flight at the same time");
+    server.stop(None);
+}
