@@ -650,7 +650,9 @@ fn slow_photo_server(delay: Duration) -> (std::net::SocketAddr, greenwood::serve
                 "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                 body.len()
             );
-            let _ = s.write_all(head.as_bytes()).and_then(|()| s.write_all(&body));
+            let _ = s
+                .write_all(head.as_bytes())
+                .and_then(|()| s.write_all(&body));
         },
     )
     .unwrap();
@@ -680,9 +682,16 @@ fn ureq_unmodified_fetches_from_500_greenlets_at_once() {
         .collect();
     greenwood::joinall(&gs);
     for (i, g) in gs.iter().enumerate() {
-        let len = g.take().unwrap().unwrap_or_else(|e| panic!("photo {i}: {e}"));
+        let len = g
+            .take()
+            .unwrap()
+            .unwrap_or_else(|e| panic!("photo {i}: {e}"));
         assert_eq!(len, i + 1_000);
     }
-    assert_eq!(overlap.max.get(), 500, "the 500 requests were in flight at the same time");
+    assert_eq!(
+        overlap.max.get(),
+        500,
+        "the 500 requests were in flight at the same time"
+    );
     server.stop(None);
 }
