@@ -695,3 +695,122 @@ fn ureq_unmodified_fetches_from_500_greenlets_at_once() {
     );
     server.stop(None);
 }
+
+/// The libcurl functions the curl test calls, found with `dlsym` in `libcurl.so.4`.
+struct Libcurl {
+    easy_init: unsafe extern "C" fn() -> *mut libc::c_void,
+    easy_setopt: unsafe extern "C" fn(*mut libc::c_void, libc::c_int, ...) -> libc::c_int,
+    easy_perform: unsafe extern "C" fn(*mut libc::c_void) -> libc::c_int,
+    easy_strerror: unsafe extern "C" fn(libc::c_int) -> *const libc::c_char,
+    easy_cleanup: unsafe extern "C" fn(*mut libc::c_void),
+}
+
+const CURLOPT_WRITEDATA: libc::c_int = 10_001;
+const CURLOPT_URL: libc::c_int = 10_002;
+const CURLOPT_WRITEFUNCTION: libc::c_int = 20_011;
+const CURLOPT_NOSIGNAL: libc::c_int = 99;
+
+impl Libcurl {
+    fn load() -> Option<Libcurl> {
+        // SAFETY: dlopen and dlsym with NUL-terminated names; each symbol is the libcurl
+        // function of that name, whose C signature the field's type is (curl/easy.h).
+        unsafe {
+            let lib = libc::dlopen(c"libcurl.so.4".as_ptr(), libc::RTLD_NOW);
+            if lib.is_null() {
+                return None;
+            }
+            let sym = |name: &std::ffi::CStr| {
+                let p = libc::dlsym(lib, name.as_ptr());
+                assert!(!p.is_null(), "libcurl has no {name:?}");
+                p
+            };
+            let global_init: unsafe extern "C" fn(libc::c_long) -> libc::c_int =
+                std::mem::transmute(sym(c"curl_global_init"));
+            assert_eq!(global_init(3), 0, "curl_global_init(CURL_GLOBAL_ALL)");
+            Some(Libcurl {
+                easy_init: std::mem::transmute(sym(c"curl_easy_init")),
+                easy_setopt: std::mem::transmute(sym(c"curl_easy_setopt")),
+                easy_perform: std::mem::transmute(sym(c"curl_easy_perform")),
+                easy_strerror: std::mem::transmute(sym(c"curl_easy_strerror")),
+                easy_cleanup: std::mem::transmute(sym(c"curl_easy_cleanup")),
+            })
+        }
+    }
+
+    /// One blocking easy transfer of `url`; the body.
+    fn fetch(&self, url: &str) -> Result<Vec<u8>, String> {
+        extern "C" fn collect(
+            data: *const libc::c_char,
+            size: usize,
+            n: usize,
+            body: *mut libc::c_void,
+        ) -> usize {
+            // SAFETY: libcurl hands `size * n` bytes at `data`, and back the pointer to the
+            // Vec given as CURLOPT_WRITEDATA, which lives across the transfer.
+            unsafe {
+                let body = &mut *body.cast::<Vec<u8>>();
+                body.extend_from_slice(std::slice::from_raw_parts(data.cast::<u8>(), size * n));
+            }
+            size * n
+        }
+        let url = std::ffi::CString::new(url).unwrap();
+        let mut body: Vec<u8> = Vec::new();
+        // SAFETY: libcurl's documented use of an easy handle; the URL and the body outlive
+        // the transfer, and the write callback has the signature libcurl calls.
+        unsafe {
+            let h = (self.easy_init)();
+            assert!(!h.is_null(), "curl_easy_init");
+            (self.easy_setopt)(h, CURLOPT_URL, url.as_ptr());
+            (self.easy_setopt)(h, CURLOPT_NOSIGNAL, 1 as libc::c_long);
+            let cb: extern "C" fn(*const libc::c_char, usize, usize, *mut libc::c_void) -> usize =
+                collect;
+            (self.easy_setopt)(h, CURLOPT_WRITEFUNCTION, cb);
+            (self.easy_setopt)(h, CURLOPT_WRITEDATA, &mut body as *mut Vec<u8>);
+            let r = (self.easy_perform)(h);
+            (self.easy_cleanup)(h);
+            if r != 0 {
+                let why = std::ffi::CStr::from_ptr((self.easy_strerror)(r));
+                return Err(why.to_string_lossy().into_owned());
+            }
+        }
+        Ok(body)
+    }
+}
+
+#[test]
+fn libcurl_easy_transfers_from_500_greenlets_at_once() {
+    let Some(curl) = Libcurl::load() else {
+        println!("skipped: libcurl.so.4 cannot be loaded (install libcurl4)");
+        return;
+    };
+    patch();
+    let curl = Rc::new(curl);
+    let (addr, server) = slow_photo_server(Duration::from_millis(200));
+    let overlap = Rc::new(Overlap::default());
+    let gs: Vec<_> = (0..500usize)
+        .map(|i| {
+            let (curl, o) = (curl.clone(), overlap.clone());
+            greenwood::spawn(move || {
+                o.enter();
+                let body = curl.fetch(&format!("http://{addr}/photo/{i}"));
+                o.leave();
+                body
+            })
+        })
+        .collect();
+    greenwood::joinall(&gs);
+    for (i, g) in gs.iter().enumerate() {
+        let body = g
+            .take()
+            .unwrap()
+            .unwrap_or_else(|e| panic!("photo {i}: {e}"));
+        assert_eq!(body.len(), i + 1_000);
+        assert!(body.iter().all(|&b| b == b'p'));
+    }
+    assert_eq!(
+        overlap.max.get(),
+        500,
+        "the 500 transfers were in flight at the same time"
+    );
+    server.stop(None);
+}
