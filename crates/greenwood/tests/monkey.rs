@@ -719,20 +719,15 @@ impl Libcurl {
             if lib.is_null() {
                 return None;
             }
-            let sym = |name: &std::ffi::CStr| {
-                let p = libc::dlsym(lib, name.as_ptr());
-                assert!(!p.is_null(), "libcurl has no {name:?}");
-                p
-            };
             let global_init: unsafe extern "C" fn(libc::c_long) -> libc::c_int =
-                std::mem::transmute(sym(c"curl_global_init"));
+                util::dl_function(lib, c"curl_global_init");
             assert_eq!(global_init(3), 0, "curl_global_init(CURL_GLOBAL_ALL)");
             Some(Libcurl {
-                easy_init: std::mem::transmute(sym(c"curl_easy_init")),
-                easy_setopt: std::mem::transmute(sym(c"curl_easy_setopt")),
-                easy_perform: std::mem::transmute(sym(c"curl_easy_perform")),
-                easy_strerror: std::mem::transmute(sym(c"curl_easy_strerror")),
-                easy_cleanup: std::mem::transmute(sym(c"curl_easy_cleanup")),
+                easy_init: util::dl_function(lib, c"curl_easy_init"),
+                easy_setopt: util::dl_function(lib, c"curl_easy_setopt"),
+                easy_perform: util::dl_function(lib, c"curl_easy_perform"),
+                easy_strerror: util::dl_function(lib, c"curl_easy_strerror"),
+                easy_cleanup: util::dl_function(lib, c"curl_easy_cleanup"),
             })
         }
     }

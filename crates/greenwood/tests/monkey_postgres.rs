@@ -6,6 +6,8 @@
 //! `.ci/run` installs them when they are missing. Where they cannot be had, the test says so
 //! and what it skipped, and passes without having run.
 
+mod util;
+
 use std::cell::Cell;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::path::{Path, PathBuf};
@@ -36,19 +38,14 @@ impl Libpq {
             if lib.is_null() {
                 return Err("libpq.so.5 cannot be loaded (install libpq5)".into());
             }
-            let sym = |name: &CStr| {
-                let p = libc::dlsym(lib, name.as_ptr());
-                assert!(!p.is_null(), "libpq has no {name:?}");
-                p
-            };
             Ok(Libpq {
-                connectdb: std::mem::transmute(sym(c"PQconnectdb")),
-                status: std::mem::transmute(sym(c"PQstatus")),
-                error_message: std::mem::transmute(sym(c"PQerrorMessage")),
-                exec: std::mem::transmute(sym(c"PQexec")),
-                result_status: std::mem::transmute(sym(c"PQresultStatus")),
-                clear: std::mem::transmute(sym(c"PQclear")),
-                finish: std::mem::transmute(sym(c"PQfinish")),
+                connectdb: util::dl_function(lib, c"PQconnectdb"),
+                status: util::dl_function(lib, c"PQstatus"),
+                error_message: util::dl_function(lib, c"PQerrorMessage"),
+                exec: util::dl_function(lib, c"PQexec"),
+                result_status: util::dl_function(lib, c"PQresultStatus"),
+                clear: util::dl_function(lib, c"PQclear"),
+                finish: util::dl_function(lib, c"PQfinish"),
             })
         }
     }

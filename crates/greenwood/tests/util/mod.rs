@@ -109,3 +109,20 @@ pub fn raise_fd_limit(want: u64) -> u64 {
     }
     rl.rlim_cur
 }
+
+/// The function `name` of the library `lib` (from `dlopen`), as the function pointer type `T`.
+///
+/// # Safety
+///
+/// `T` is the C signature of that function, as a function pointer type.
+pub unsafe fn dl_function<T: Copy>(lib: *mut libc::c_void, name: &std::ffi::CStr) -> T {
+    assert_eq!(
+        std::mem::size_of::<T>(),
+        std::mem::size_of::<*mut libc::c_void>()
+    );
+    // SAFETY: a handle from dlopen and a NUL-terminated name.
+    let p = unsafe { libc::dlsym(lib, name.as_ptr()) };
+    assert!(!p.is_null(), "the library has no {name:?}");
+    // SAFETY: the caller's promise that `T` is the function's pointer type; the sizes match.
+    unsafe { std::mem::transmute_copy::<*mut libc::c_void, T>(&p) }
+}
