@@ -809,3 +809,28 @@ fn libcurl_easy_transfers_from_500_greenlets_at_once() {
     );
     server.stop(None);
 }
+
+#[test]
+fn greenwood_sockets_keep_working_in_a_patched_process() {
+    // Regression: a greenwood::net socket's recv, reaching the hook with EAGAIN, had the hook
+    // register the fd as a foreign one, which took greenwood's own registration out of epoll:
+    // the reader never woke.
+    patch();
+    let l = greenwood::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let server = greenwood::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let mut buf = [0u8; 5];
+        s.read_exact(&mut buf).unwrap(); // parks before the data is there
+        s.write_all(&buf).unwrap();
+    });
+    let mut c = greenwood::net::TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap(); // bounds the test if it breaks
+    greenwood::sleep(Duration::from_millis(5)); // the server parks in its read
+    c.write_all(b"hello").unwrap();
+    let mut back = [0u8; 5];
+    c.read_exact(&mut back).expect("the server woke and echoed");
+    assert_eq!(&back, b"hello");
+    server.join();
+    assert!(server.successful());
+}

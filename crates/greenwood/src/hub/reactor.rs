@@ -62,12 +62,33 @@ struct Foreign {
     fd: Rc<ForeignFd>,
 }
 
-/// What the hub keeps of a foreign fd: its registration, and the program's settings for it,
-/// looked up once and kept until the fd changes (see [`foreign_registration`]).
+/// What the hub keeps of a foreign fd: its registration with epoll, made the first time a
+/// greenlet parks on it, and the program's settings for it, looked up once and kept with the
+/// version of the fd's settings they were read at.
 #[cfg(feature = "monkey")]
 pub(crate) struct ForeignFd {
-    pub(crate) registration: IoRegistration,
-    pub(crate) settings: Cell<Option<ForeignSettings>>,
+    fd: RawFd,
+    registration: std::cell::OnceCell<IoRegistration>,
+    pub(crate) settings: Cell<Option<(u64, ForeignSettings)>>,
+    /// The file the registration was made for (device and inode), set by its user.
+    pub(crate) file: Cell<Option<FdIdentity>>,
+}
+
+#[cfg(feature = "monkey")]
+impl ForeignFd {
+    /// The fd's registration with this hub's epoll instance, made now if needed.
+    ///
+    /// # Errors
+    ///
+    /// What registering says: an fd that cannot be polled (a regular file), or one that is
+    /// registered already, by greenwood itself (a `greenwood::net` socket's fd).
+    pub(crate) fn registration(&self) -> io::Result<&IoRegistration> {
+        if let Some(r) = self.registration.get() {
+            return Ok(r);
+        }
+        let r = IoRegistration::new(self.fd)?;
+        Ok(self.registration.get_or_init(|| r))
+    }
 }
 
 /// The program's own settings of a foreign fd.
@@ -188,61 +209,56 @@ impl Reactor {
 #[cfg(feature = "monkey")]
 /// What this hub keeps of `fd`, a file descriptor greenwood does not own: made on first use
 /// and kept until [`forget_foreign`]. `identity` is what the fd is now: what was kept for an
-/// earlier identity under the same number (a file closed behind greenwood's back, settings
-/// changed) is abandoned and made anew.
-///
-/// # Errors
-///
-/// What registering says (an fd that cannot be polled, out of memory).
-pub(crate) fn foreign_registration(fd: RawFd, identity: FdIdentity) -> io::Result<Rc<ForeignFd>> {
-    let stale = hub::with(|hub| {
-        let mut foreign = hub.reactor.foreign.borrow_mut();
-        match foreign.get(&fd) {
-            Some(f) if f.identity == identity => Ok(f.fd.clone()),
-            Some(_) => Err(foreign.remove(&fd)),
-            None => Err(None),
-        }
+/// earlier identity under the same number is kept if `still_same` says it is still about the
+/// same file (the number was closed and reused by another thread before the one that closed
+/// it said so), and abandoned and made anew otherwise (a file closed behind greenwood's back).
+pub(crate) fn foreign_fd(
+    fd: RawFd,
+    identity: FdIdentity,
+    still_same: impl FnOnce(&ForeignFd) -> bool,
+) -> Rc<ForeignFd> {
+    let known = hub::with(|hub| {
+        let foreign = hub.reactor.foreign.borrow();
+        foreign
+            .get(&fd)
+            .map(|f| (f.identity == identity, f.fd.clone()))
     });
-    let stale = match stale {
-        Ok(registration) => return Ok(registration),
-        Err(stale) => stale,
-    };
-    if let Some(old) = stale {
-        // The number may refer to another file by now: epoll forgets the old one when it is
-        // closed, and an event it still sends carries the old token, which no source answers
-        // to. (If it is the same file with new settings, registering it again fails with
-        // EEXIST, below.)
-        old.fd.registration.abandon();
-    }
-    let registration = match IoRegistration::new(fd) {
-        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
-            // Still registered (only its settings changed): register it afresh.
+    match known {
+        Some((true, f)) => return f,
+        Some((false, f)) if still_same(&f) => {
             hub::with(|hub| {
-                let _ = hub
-                    .reactor
-                    .poll
-                    .borrow()
-                    .registry()
-                    .deregister(&mut SourceFd(&fd));
+                if let Some(e) = hub.reactor.foreign.borrow_mut().get_mut(&fd) {
+                    e.identity = identity;
+                }
             });
-            IoRegistration::new(fd)?
+            return f;
         }
-        r => r?,
-    };
-    let entry = Rc::new(ForeignFd {
-        registration,
-        settings: Cell::new(None),
-    });
-    hub::with(|hub| {
-        hub.reactor.foreign.borrow_mut().insert(
+        _ => {}
+    }
+    let (entry, stale) = hub::with(|hub| {
+        let mut foreign = hub.reactor.foreign.borrow_mut();
+        let entry = Rc::new(ForeignFd {
+            fd,
+            registration: std::cell::OnceCell::new(),
+            settings: Cell::new(None),
+            file: Cell::new(None),
+        });
+        let stale = foreign.insert(
             fd,
             Foreign {
                 identity,
                 fd: entry.clone(),
             },
-        )
+        );
+        (entry, stale)
     });
-    Ok(entry)
+    if let Some(reg) = stale.as_ref().and_then(|old| old.fd.registration.get()) {
+        // The number refers to another file by now: epoll forgets the old one when it is
+        // closed, and an event it still sends carries the old token, which no source answers
+        // to.
+        reg.abandon();
+    }
+    entry
 }
 
 /// Parks the current greenlet until one of `sources` is ready in its direction, at most
@@ -251,14 +267,17 @@ pub(crate) fn foreign_registration(fd: RawFd, identity: FdIdentity) -> io::Resul
 ///
 /// # Errors
 ///
-/// `TimedOut` after `timeout`; `NotConnected` if one of the sources is closed meanwhile.
+/// `TimedOut` after `timeout`; `NotConnected` if one of the sources is closed meanwhile;
+/// what registering one of them says (see [`ForeignFd::registration`]).
 #[cfg(feature = "monkey")]
 pub(crate) fn wait_any(
     sources: &[(Rc<ForeignFd>, Direction)],
     timeout: Option<Duration>,
 ) -> io::Result<()> {
-    let regs: Vec<(&IoRegistration, Direction)> =
-        sources.iter().map(|(f, d)| (&f.registration, *d)).collect();
+    let regs = sources
+        .iter()
+        .map(|(f, d)| Ok((f.registration()?, *d)))
+        .collect::<io::Result<Vec<(&IoRegistration, Direction)>>>()?;
     for (reg, d) in &regs {
         reg.clear(*d);
     }
@@ -292,8 +311,8 @@ pub(crate) fn wait_any(
 pub(crate) fn forget_foreign(fd: RawFd) {
     let mut removed = None;
     hub::try_with(|hub| removed = hub.reactor.foreign.borrow_mut().remove(&fd));
-    if let Some(f) = removed {
-        f.fd.registration.close();
+    if let Some(reg) = removed.as_ref().and_then(|f| f.fd.registration.get()) {
+        reg.close();
     }
 }
 

@@ -9,7 +9,7 @@
 use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use libc::{c_int, ssize_t};
@@ -82,26 +82,44 @@ fn would_block(e: c_int) -> bool {
 /// Fds below this have a change count in [`CHANGES`]; the others are told apart by inode.
 const COUNTED: usize = 65_536;
 
-/// How many times each fd number was closed, replaced (`dup2`, `dup3`) or had its settings
-/// changed (`fcntl(F_SETFL)`, `ioctl(FIONBIO)`, `setsockopt`), by any thread: the hub keeps
-/// a foreign fd's registration and settings only while its count stays what it was. 256 KiB
-/// of zeroed memory, touched only for the fd numbers in use.
-static CHANGES: [AtomicU32; COUNTED] = [const { AtomicU32::new(0) }; COUNTED];
+/// For each fd number, by any thread: in the high half, how many times it was closed or
+/// replaced (`close`, `dup2`, `dup3`); in the low half, how many times its settings changed
+/// (`fcntl(F_SETFL)`, `ioctl(FIONBIO)`, `setsockopt`). The hub keeps a foreign fd's
+/// registration while the first count stays what it was, and its settings while both do.
+/// 512 KiB of zeroed memory, touched only for the fd numbers in use.
+static CHANGES: [AtomicU64; COUNTED] = [const { AtomicU64::new(0) }; COUNTED];
 
-/// Records that `fd` was closed or changed: call it after the call that did it (before, and
+/// The change counts of `fd`, if it is low enough to have them.
+fn counts(fd: c_int) -> Option<&'static AtomicU64> {
+    usize::try_from(fd).ok().and_then(|i| CHANGES.get(i))
+}
+
+/// Records that `fd` was closed or replaced: call it after the call that did it (before, and
 /// another thread could look the old file up under the new count).
+pub(super) fn closed(fd: c_int) {
+    if let Some(c) = counts(fd) {
+        c.fetch_add(1 << 32, Ordering::Release);
+    }
+}
+
+/// Records that the settings of `fd` changed: call it after the call that changed them.
 pub(super) fn changed(fd: c_int) {
-    if let Some(c) = usize::try_from(fd).ok().and_then(|i| CHANGES.get(i)) {
+    if let Some(c) = counts(fd) {
         c.fetch_add(1, Ordering::Release);
     }
 }
 
-/// What `fd` is now, as the hub's table tells fds apart: its change count, or, for a number
+/// What `fd` is now, as the hub's table tells fds apart: its close count, or, for a number
 /// too large to count, its device and inode (one `fstat`).
 fn identity(fd: c_int) -> Result<FdIdentity, c_int> {
-    if let Some(c) = usize::try_from(fd).ok().and_then(|i| CHANGES.get(i)) {
-        return Ok((u64::MAX, c.load(Ordering::Acquire).into()));
+    match counts(fd) {
+        Some(c) => Ok((u64::MAX, c.load(Ordering::Acquire) >> 32)),
+        None => file(fd),
     }
+}
+
+/// The device and inode of the file `fd` refers to.
+fn file(fd: c_int) -> Result<FdIdentity, c_int> {
     let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
     // SAFETY: fstat fills `st` when it returns 0.
     if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
@@ -112,16 +130,42 @@ fn identity(fd: c_int) -> Result<FdIdentity, c_int> {
     Ok((st.st_dev, st.st_ino))
 }
 
-/// What the hub keeps of the program's `fd`.
+/// What the hub keeps of the program's `fd`. When the close count moved since, another
+/// thread may have closed the number just before this one reused it (the count moves after
+/// the close): the file's inode, kept with the registration, tells.
 fn foreign(fd: c_int) -> Result<Rc<ForeignFd>, c_int> {
-    let id = identity(fd)?;
-    reactor::foreign_registration(fd, id).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
+    let still_same = |f: &ForeignFd| f.file.get().is_some_and(|was| file(fd) == Ok(was));
+    Ok(reactor::foreign_fd(fd, identity(fd)?, still_same))
 }
 
-/// The program's settings of `fd`: looked up once (`fcntl`, `getsockopt`) and kept.
+/// `f`'s registration, with the file it was made for noted for [`foreign`].
+fn registered(fd: c_int, f: &ForeignFd) -> Result<&reactor::IoRegistration, c_int> {
+    let reg = f
+        .registration()
+        .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+    if f.file.get().is_none() {
+        f.file.set(file(fd).ok());
+    }
+    Ok(reg)
+}
+
+/// What the hub keeps of `fd`, registered with its epoll instance; `None` if it cannot be
+/// (a regular file, a bad fd, an fd greenwood registered itself): the caller then makes the
+/// program's own blocking call.
+fn pollable(fd: c_int) -> Option<Rc<ForeignFd>> {
+    let f = foreign(fd).ok()?;
+    registered(fd, &f).ok()?;
+    Some(f)
+}
+
+/// The program's settings of `fd`: looked up (`fcntl`, `getsockopt`) and kept until they
+/// change; looked up every time for a number too large to count.
 fn settings(fd: c_int, f: &ForeignFd) -> ForeignSettings {
-    if let Some(s) = f.settings.get() {
-        return s;
+    let version = counts(fd).map(|c| c.load(Ordering::Acquire));
+    if let (Some(v), Some((at, s))) = (version, f.settings.get()) {
+        if v == at {
+            return s;
+        }
     }
     // SAFETY: F_GETFL reads the descriptor's flags; a bad fd gives -1.
     let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
@@ -130,7 +174,9 @@ fn settings(fd: c_int, f: &ForeignFd) -> ForeignSettings {
         read_timeout: socket_timeout(fd, libc::SO_RCVTIMEO),
         write_timeout: socket_timeout(fd, libc::SO_SNDTIMEO),
     };
-    f.settings.set(Some(s));
+    if let Some(v) = version {
+        f.settings.set(Some((v, s)));
+    }
     s
 }
 
@@ -166,7 +212,7 @@ fn park(fd: c_int, f: &ForeignFd, d: Direction, on_timeout: c_int) -> Result<(),
         Direction::Read => s.read_timeout,
         Direction::Write => s.write_timeout,
     };
-    let reg = &f.registration;
+    let reg = registered(fd, f)?;
     reg.clear(d);
     let _marked = InForeignCall::enter();
     match panic::catch_unwind(AssertUnwindSafe(|| reg.wait(d, timeout))) {
@@ -361,9 +407,9 @@ pub(super) unsafe fn poll(
             ];
             for (mask, d) in dirs {
                 if p.events & mask != 0 {
-                    match foreign(p.fd) {
-                        Ok(f) => sources.push((f, d)),
-                        Err(_) => return call(rest_ms),
+                    match pollable(p.fd) {
+                        Some(f) => sources.push((f, d)),
+                        None => return call(rest_ms),
                     }
                 }
             }
@@ -436,9 +482,8 @@ pub(super) fn epoll_wait(
         if left == Some(Duration::ZERO) {
             return 0;
         }
-        let f = match foreign(epfd) {
-            Ok(f) => f,
-            Err(_) => return call(left.map_or(-1, ms)),
+        let Some(f) = pollable(epfd) else {
+            return call(left.map_or(-1, ms));
         };
         let marked = InForeignCall::enter();
         let waited = panic::catch_unwind(AssertUnwindSafe(|| {
@@ -472,9 +517,8 @@ pub(super) fn wait_child(pid: libc::pid_t, mut call: impl FnMut(bool) -> c_int) 
         if r != 0 {
             return r;
         }
-        let f = match foreign(pidfd) {
-            Ok(f) => f,
-            Err(_) => return call(false),
+        let Some(f) = pollable(pidfd) else {
+            return call(false);
         };
         let marked = InForeignCall::enter();
         let waited = panic::catch_unwind(AssertUnwindSafe(|| {
@@ -490,7 +534,7 @@ pub(super) fn wait_child(pid: libc::pid_t, mut call: impl FnMut(bool) -> c_int) 
     forget(pidfd);
     // SAFETY: the pidfd opened above, closed once.
     unsafe { super::real::close(pidfd) };
-    changed(pidfd);
+    closed(pidfd);
     set_errno(e);
     r
 }

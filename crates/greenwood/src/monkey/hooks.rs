@@ -276,7 +276,7 @@ pub unsafe extern "C" fn close(fd: c_int) -> c_int {
     coop::forget(fd);
     // SAFETY: the caller's contract, passed on.
     let r = unsafe { real::close(fd) };
-    coop::changed(fd);
+    coop::closed(fd);
     r
 }
 
@@ -290,7 +290,7 @@ pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
     coop::forget(new);
     // SAFETY: the caller's contract, passed on.
     let r = unsafe { real::dup2(old, new) };
-    coop::changed(new);
+    coop::closed(new);
     r
 }
 
@@ -303,7 +303,7 @@ pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
     coop::forget(new);
     // SAFETY: the caller's contract, passed on.
     let r = unsafe { real::dup3(old, new, flags) };
-    coop::changed(new);
+    coop::closed(new);
     r
 }
 

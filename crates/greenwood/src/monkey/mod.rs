@@ -24,7 +24,8 @@
 //! # How it works
 //!
 //! With the feature on, greenwood defines `read`, `write`, `recv`, `send`, `connect`,
-//! `accept4`, `poll`, `nanosleep` and the others listed below under their libc names. The
+//! `accept4`, `poll`, `epoll_wait`, `nanosleep`, `getaddrinfo`, `waitpid` and the others
+//! listed below under their libc names. The
 //! linker resolves the program's calls to them (std's `std::net` and `std::thread::sleep`
 //! included) before glibc's, and each forwards to glibc's own function, found with
 //! `dlsym(RTLD_NEXT)`. [`patch_all`] (or one of its parts) switches them on. From then on, a
@@ -35,7 +36,9 @@
 //! the hub itself, in a call the part does not cover) is glibc's, unchanged.
 //!
 //! There is no import-order trap: what is patched is the program's calls, wherever they come
-//! from, whenever the code that makes them was loaded.
+//! from, whenever the code that makes them was loaded, C libraries linked in or loaded with
+//! `dlopen` included (the hooks are in the program's dynamic symbol table, which the dynamic
+//! linker searches first). The tests run unmodified ureq, libcurl and libpq this way.
 //!
 //! | part | calls |
 //! |---|---|
