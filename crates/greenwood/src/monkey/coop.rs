@@ -367,19 +367,14 @@ pub(super) fn sleep(d: Duration) {
     })
 }
 
-/// `poll`: a non-blocking look first (`call(0)`), then the greenlet parks until one of the
-/// descriptors is ready or `timeout_ms` passes, and looks again. Descriptors the hub cannot
-/// wait on (none to wait on, or one epoll refuses) get the program's own blocking call for
-/// the time left.
-///
-/// # Safety
-///
-/// `fds` points to `nfds` live `pollfd`s, as `poll`'s caller promised.
-pub(super) unsafe fn poll(
-    fds: *mut libc::pollfd,
-    nfds: libc::nfds_t,
+/// A non-blocking look (`call(0)`), then the greenlet parks until one of `sources()` is ready
+/// in its direction or `timeout_ms` passes (-1: no limit), and looks again; what the look
+/// finds (or an error) is the answer. `sources` giving `None` (an fd the hub cannot wait on)
+/// or nothing: the program's own blocking call for the time left, `call(ms)`.
+fn look_and_park(
     timeout_ms: c_int,
     mut call: impl FnMut(c_int) -> c_int,
+    mut sources: impl FnMut() -> Option<Vec<(Rc<ForeignFd>, Direction)>>,
 ) -> c_int {
     let deadline = (timeout_ms >= 0)
         .then(|| Instant::now().checked_add(Duration::from_millis(timeout_ms as u64)))
@@ -393,7 +388,34 @@ pub(super) unsafe fn poll(
         if left == Some(Duration::ZERO) {
             return 0;
         }
-        let rest_ms = left.map_or(-1, |l| l.as_millis().min(c_int::MAX as u128) as c_int);
+        let set = match sources() {
+            Some(set) if !set.is_empty() => set,
+            _ => return call(left.map_or(-1, ms)),
+        };
+        let marked = InForeignCall::enter();
+        let waited = panic::catch_unwind(AssertUnwindSafe(|| reactor::wait_any(&set, left)));
+        drop(marked);
+        // Ready, timed out or closed: the next look says which.
+        if let Err(p) = waited {
+            set_errno(interrupted(p));
+            return -1;
+        }
+    })
+}
+
+/// `poll` and `ppoll`: see [`look_and_park`]; each descriptor is waited on in the
+/// directions its events ask for.
+///
+/// # Safety
+///
+/// `fds` points to `nfds` live `pollfd`s, as `poll`'s caller promised.
+pub(super) unsafe fn poll(
+    fds: *mut libc::pollfd,
+    nfds: libc::nfds_t,
+    timeout_ms: c_int,
+    call: impl FnMut(c_int) -> c_int,
+) -> c_int {
+    look_and_park(timeout_ms, call, || {
         // SAFETY: the caller's promise.
         let set = unsafe { std::slice::from_raw_parts(fds, nfds as usize) };
         let mut sources = Vec::with_capacity(set.len());
@@ -407,26 +429,11 @@ pub(super) unsafe fn poll(
             ];
             for (mask, d) in dirs {
                 if p.events & mask != 0 {
-                    match pollable(p.fd) {
-                        Some(f) => sources.push((f, d)),
-                        None => return call(rest_ms),
-                    }
+                    sources.push((pollable(p.fd)?, d));
                 }
             }
         }
-        if sources.is_empty() {
-            return call(rest_ms);
-        }
-        let marked = InForeignCall::enter();
-        let waited = panic::catch_unwind(AssertUnwindSafe(|| reactor::wait_any(&sources, left)));
-        drop(marked);
-        match waited {
-            Ok(_) => {} // ready, timed out or closed: the next look says which
-            Err(p) => {
-                set_errno(interrupted(p));
-                return -1;
-            }
-        }
+        Some(sources)
     })
 }
 
@@ -462,38 +469,15 @@ pub(super) fn lookup(call: impl FnOnce() -> c_int + Send + 'static) -> c_int {
 }
 
 /// `epoll_wait` on an epoll instance of the program's (a library's own event loop on the
-/// calling greenlet): a non-blocking look (`call(0)`), then the greenlet parks until the
-/// epoll fd itself is readable (it is, once one of its events is pending) or `timeout_ms`
-/// passes, and looks again.
+/// calling greenlet): see [`look_and_park`]; the greenlet waits for the epoll fd itself to be
+/// readable, which it is once one of its events is pending.
 pub(super) fn epoll_wait(
     epfd: c_int,
     timeout_ms: c_int,
-    mut call: impl FnMut(c_int) -> c_int,
+    call: impl FnMut(c_int) -> c_int,
 ) -> c_int {
-    let deadline = (timeout_ms >= 0)
-        .then(|| Instant::now().checked_add(Duration::from_millis(timeout_ms as u64)))
-        .flatten();
-    guard(|| loop {
-        let r = call(0);
-        if r != 0 {
-            return r;
-        }
-        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        if left == Some(Duration::ZERO) {
-            return 0;
-        }
-        let Some(f) = pollable(epfd) else {
-            return call(left.map_or(-1, ms));
-        };
-        let marked = InForeignCall::enter();
-        let waited = panic::catch_unwind(AssertUnwindSafe(|| {
-            reactor::wait_any(&[(f, Direction::Read)], left)
-        }));
-        drop(marked);
-        if let Err(p) = waited {
-            set_errno(interrupted(p));
-            return -1;
-        }
+    look_and_park(timeout_ms, call, || {
+        Some(vec![(pollable(epfd)?, Direction::Read)])
     })
 }
 
@@ -512,24 +496,13 @@ pub(super) fn wait_child(pid: libc::pid_t, mut call: impl FnMut(bool) -> c_int) 
     if pidfd < 0 {
         return call(false);
     }
-    let r = guard(|| loop {
-        let r = call(true);
-        if r != 0 {
-            return r;
-        }
-        let Some(f) = pollable(pidfd) else {
-            return call(false);
-        };
-        let marked = InForeignCall::enter();
-        let waited = panic::catch_unwind(AssertUnwindSafe(|| {
-            reactor::wait_any(&[(f, Direction::Read)], None)
-        }));
-        drop(marked);
-        if let Err(p) = waited {
-            set_errno(interrupted(p));
-            return -1;
-        }
-    });
+    // The pidfd's readability says the child ended: the look with WNOHANG (`call(true)`)
+    // then reaps it. With no limit, "the time left" is none: `call(false)` blocks as asked.
+    let r = look_and_park(
+        -1,
+        |t| call(t == 0),
+        || Some(vec![(pollable(pidfd)?, Direction::Read)]),
+    );
     let e = errno();
     forget(pidfd);
     // SAFETY: the pidfd opened above, closed once.
