@@ -834,3 +834,36 @@ fn greenwood_sockets_keep_working_in_a_patched_process() {
     server.join();
     assert!(server.successful());
 }
+
+#[test]
+fn a_timeout_inside_a_std_connect_fails_the_connect_with_etimedout() {
+    patch();
+    // A Unix listener whose backlog is full: a blocking connect waits until the listener
+    // accepts, which it never does here.
+    let dir = std::env::temp_dir().join(format!("greenwood-connect-{}", std::process::id()));
+    let _ = std::fs::remove_file(&dir);
+    let l = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None).unwrap();
+    l.bind(&socket2::SockAddr::unix(&dir).unwrap()).unwrap();
+    l.listen(0).unwrap();
+    let mut held = Vec::new();
+    let mut timed_out = None;
+    for _ in 0..16 {
+        let r = greenwood::with_timeout(Duration::from_millis(20), || {
+            std::os::unix::net::UnixStream::connect(&dir)
+        });
+        match r {
+            Ok(Ok(s)) => held.push(s), // still room in the backlog
+            Ok(Err(e)) => {
+                timed_out = Some(e.raw_os_error());
+                break;
+            }
+            Err(elapsed) => panic!("the Timeout should have failed the connect: {elapsed}"),
+        }
+    }
+    let _ = std::fs::remove_file(&dir);
+    assert_eq!(
+        timed_out,
+        Some(Some(libc::ETIMEDOUT)),
+        "a connect waited and was timed out"
+    );
+}
