@@ -867,3 +867,52 @@ fn a_timeout_inside_a_std_connect_fails_the_connect_with_etimedout() {
         "a connect waited and was timed out"
     );
 }
+
+#[test]
+fn select_parks_until_a_descriptor_in_its_sets_is_ready() {
+    patch();
+    let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let fd = a.as_raw_fd();
+    let writer = greenwood::spawn(move || {
+        std::thread::sleep(Duration::from_millis(10));
+        b.write_all(b"x").unwrap();
+        b
+    });
+    // SAFETY: fd_set manipulation on a live local set, for an fd below FD_SETSIZE; select with
+    // that set and no timeout.
+    let (n, ready) = unsafe {
+        let mut set: libc::fd_set = std::mem::zeroed();
+        libc::FD_SET(fd, &mut set);
+        let n = libc::select(
+            fd + 1,
+            &mut set,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        );
+        (n, libc::FD_ISSET(fd, &set))
+    };
+    assert_eq!((n, ready), (1, true), "woken by the writer greenlet");
+    drop(writer.take().unwrap());
+    // Nothing ready: 0 once the timeout passes, the set emptied and the time left in tv.
+    let (x, _y) = std::os::unix::net::UnixStream::pair().unwrap();
+    // SAFETY: as above, with a live timeval.
+    let (n, ready, tv) = unsafe {
+        let mut set: libc::fd_set = std::mem::zeroed();
+        libc::FD_SET(x.as_raw_fd(), &mut set);
+        let mut tv = libc::timeval {
+            tv_sec: 0,
+            tv_usec: 10_000,
+        };
+        let n = libc::select(
+            x.as_raw_fd() + 1,
+            &mut set,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            &mut tv,
+        );
+        (n, libc::FD_ISSET(x.as_raw_fd(), &set), tv)
+    };
+    assert_eq!((n, ready), (0, false));
+    assert_eq!((tv.tv_sec, tv.tv_usec), (0, 0));
+}

@@ -468,6 +468,52 @@ pub(super) fn lookup(call: impl FnOnce() -> c_int + Send + 'static) -> c_int {
     })
 }
 
+/// `select`: see [`look_and_park`]. Each look works on fresh copies of the caller's sets
+/// (`select` overwrites them with what is ready); the greenlet waits on every descriptor of
+/// them, in the directions the sets ask for.
+///
+/// # Safety
+///
+/// Each set is null or points to a live `fd_set`, and `nfds` is at most `FD_SETSIZE`, as
+/// `select`'s caller promised.
+pub(super) unsafe fn select(
+    nfds: c_int,
+    sets: [*mut libc::fd_set; 3],
+    timeout_ms: c_int,
+    mut call: impl FnMut(c_int) -> c_int,
+) -> c_int {
+    // SAFETY: the caller's promise: each non-null set is a live fd_set.
+    let saved: [Option<libc::fd_set>; 3] = sets.map(|s| unsafe { s.as_ref() }.copied());
+    let restore = || {
+        for (set, was) in sets.iter().zip(&saved) {
+            if let Some(was) = was {
+                // SAFETY: a non-null set of the caller's, as above.
+                unsafe { **set = *was };
+            }
+        }
+    };
+    let look = |t: c_int| {
+        restore();
+        call(t)
+    };
+    look_and_park(timeout_ms, look, || {
+        let mut sources = Vec::new();
+        for fd in 0..nfds.clamp(0, libc::FD_SETSIZE as c_int) {
+            for (i, d) in [
+                (0, Direction::Read),
+                (1, Direction::Write),
+                (2, Direction::Read),
+            ] {
+                // SAFETY: FD_ISSET on a copy of the caller's set, for an fd below FD_SETSIZE.
+                if saved[i].is_some_and(|set| unsafe { libc::FD_ISSET(fd, &set) }) {
+                    sources.push((pollable(fd)?, d));
+                }
+            }
+        }
+        Some(sources)
+    })
+}
+
 /// `epoll_wait` on an epoll instance of the program's (a library's own event loop on the
 /// calling greenlet): see [`look_and_park`]; the greenlet waits for the epoll fd itself to be
 /// readable, which it is once one of its events is pending.

@@ -411,6 +411,57 @@ pub unsafe extern "C" fn ppoll(
 }
 
 #[no_mangle]
+pub unsafe extern "C" fn select(
+    nfds: c_int,
+    read: *mut libc::fd_set,
+    write: *mut libc::fd_set,
+    except: *mut libc::fd_set,
+    timeout: *mut libc::timeval,
+) -> c_int {
+    // SAFETY: `timeout` is null or valid for a read, as the caller promises.
+    let limit = unsafe { timeout.as_ref() }.copied();
+    let ms = match limit {
+        None => -1,
+        Some(tv) if tv.tv_sec < 0 || tv.tv_usec < 0 => 0, // invalid: libc's answer, below
+        Some(tv) => (tv.tv_sec as u128 * 1_000 + (tv.tv_usec as u128).div_ceil(1_000))
+            .min(c_int::MAX as u128) as c_int,
+    };
+    if ms == 0 || !cooperative(SELECT) {
+        // SAFETY: the caller's contract, passed on.
+        return unsafe { real::select(nfds, read, write, except, timeout) };
+    }
+    let started = std::time::Instant::now();
+    // SAFETY: the caller's sets, passed on; each look gets a timeout of its own.
+    let r = unsafe {
+        coop::select(nfds, [read, write, except], ms, |t| {
+            let mut tv = libc::timeval {
+                tv_sec: (t.max(0) / 1000).into(),
+                tv_usec: ((t.max(0) % 1000) * 1000).into(),
+            };
+            let tp = if t < 0 {
+                std::ptr::null_mut()
+            } else {
+                &mut tv as *mut libc::timeval
+            };
+            real::select(nfds, read, write, except, tp)
+        })
+    };
+    if let (Some(tv), false) = (limit, timeout.is_null()) {
+        // Linux's select leaves the time not slept in `timeout`; so does this.
+        let total = Duration::new(tv.tv_sec as u64, tv.tv_usec as u32 * 1_000);
+        let left = total.saturating_sub(started.elapsed());
+        // SAFETY: the caller's timeval, valid for a write.
+        unsafe {
+            *timeout = libc::timeval {
+                tv_sec: left.as_secs() as libc::time_t,
+                tv_usec: left.subsec_micros().into(),
+            }
+        };
+    }
+    r
+}
+
+#[no_mangle]
 pub unsafe extern "C" fn epoll_wait(
     epfd: c_int,
     events: *mut epoll_event,
@@ -668,7 +719,7 @@ pub unsafe extern "C" fn usleep(us: useconds_t) -> c_int {
 
 /// The hooks' addresses: taking them keeps every hook in the linked program wherever
 /// `patch_all` is (the linker may otherwise leave out a part of the crate nothing names).
-pub(super) fn addresses() -> [usize; 33] {
+pub(super) fn addresses() -> [usize; 34] {
     [
         read as *const () as usize,
         write as *const () as usize,
@@ -687,6 +738,7 @@ pub(super) fn addresses() -> [usize; 33] {
         recvmsg as *const () as usize,
         sendmsg as *const () as usize,
         ppoll as *const () as usize,
+        select as *const () as usize,
         epoll_wait as *const () as usize,
         epoll_pwait as *const () as usize,
         waitpid as *const () as usize,

@@ -131,6 +131,9 @@ real! {
             libc::syscall(libc::SYS_epoll_pwait, epfd, events, max, timeout, mask, 8usize)
                 as c_int
         };
+    select(nfds: c_int, read: *mut libc::fd_set, write: *mut libc::fd_set,
+           except: *mut libc::fd_set, timeout: *mut libc::timeval) -> c_int,
+        unsafe { libc::syscall(libc::SYS_select, nfds, read, write, except, timeout) as c_int };
     ppoll(fds: *mut pollfd, nfds: nfds_t, timeout: *const timespec, mask: *const sigset_t)
         -> c_int,
         unsafe { libc::syscall(libc::SYS_ppoll, fds, nfds, timeout, mask, 8usize) as c_int };
