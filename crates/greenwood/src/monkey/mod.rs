@@ -217,9 +217,9 @@ pub fn patch_select() -> Result<(), PatchError> {
 /// use std::net::ToSocketAddrs;
 ///
 /// greenwood::monkey::patch_dns()?;
-/// let addrs: Vec<_> = greenwood::spawn(|| ("localhost", 80).to_socket_addrs().unwrap().collect::<Vec<_>>()).take().unwrap();
-/// assert!(!addrs.is_empty());
-/// # Ok::<(), greenwood::monkey::PatchError>(())
+/// let lookup = greenwood::spawn(|| ("localhost", 80).to_socket_addrs().map(|a| a.count()));
+/// assert!(lookup.take().unwrap()? > 0); // the lookup ran on the thread pool
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn patch_dns() -> Result<(), PatchError> {
     patch(DNS)
@@ -236,9 +236,9 @@ pub fn patch_dns() -> Result<(), PatchError> {
 ///
 /// ```
 /// greenwood::monkey::patch_subprocess()?;
-/// let status = greenwood::spawn(|| std::process::Command::new("true").status().unwrap()).take().unwrap();
-/// assert!(status.success());
-/// # Ok::<(), greenwood::monkey::PatchError>(())
+/// let child = greenwood::spawn(|| std::process::Command::new("true").status());
+/// assert!(child.take().unwrap()?.success()); // the wait parked the greenlet
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn patch_subprocess() -> Result<(), PatchError> {
     patch(SUBPROCESS)
