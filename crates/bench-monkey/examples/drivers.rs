@@ -125,7 +125,7 @@ fn run(mode: &str, n: usize, f: impl Fn() + Clone + Send + 'static) -> (Duration
         let threads: Vec<_> = (0..n)
             .map(|_| {
                 let f = f.clone();
-                std::thread::spawn(move || f())
+                std::thread::spawn(f)
             })
             .collect();
         for t in threads {
@@ -136,7 +136,7 @@ fn run(mode: &str, n: usize, f: impl Fn() + Clone + Send + 'static) -> (Duration
         let greenlets: Vec<_> = (0..n)
             .map(|_| {
                 let f = f.clone();
-                greenwood::spawn(move || f())
+                greenwood::spawn(f)
             })
             .collect();
         greenwood::joinall(&greenlets);
