@@ -916,3 +916,51 @@ fn select_parks_until_a_descriptor_in_its_sets_is_ready() {
     assert_eq!((n, ready), (0, false));
     assert_eq!((tv.tv_sec, tv.tv_usec), (0, 0));
 }
+
+#[test]
+fn gethostbyname_runs_on_the_thread_pool() {
+    extern "C" {
+        fn gethostbyname(name: *const libc::c_char) -> *mut libc::hostent;
+        fn gethostbyname_r(
+            name: *const libc::c_char,
+            ret: *mut libc::hostent,
+            buf: *mut libc::c_char,
+            buflen: usize,
+            result: *mut *mut libc::hostent,
+            err: *mut libc::c_int,
+        ) -> libc::c_int;
+    }
+    patch();
+    let order = finish_order(
+        || {
+            // SAFETY: a NUL-terminated name; the answer is read at once, on this thread.
+            let h = unsafe { gethostbyname(c"localhost".as_ptr()) };
+            assert!(!h.is_null(), "localhost resolves");
+        },
+        || (),
+    );
+    assert_eq!(order, ["b", "a"], "the lookup parked its greenlet");
+    let order = finish_order(
+        || {
+            // SAFETY: the caller's buffers, live across the call, as gethostbyname_r asks.
+            unsafe {
+                let mut ret: libc::hostent = std::mem::zeroed();
+                let mut buf = [0 as libc::c_char; 4096];
+                let mut result = std::ptr::null_mut();
+                let mut err = 0;
+                let r = gethostbyname_r(
+                    c"localhost".as_ptr(),
+                    &mut ret,
+                    buf.as_mut_ptr(),
+                    buf.len(),
+                    &mut result,
+                    &mut err,
+                );
+                assert_eq!(r, 0);
+                assert!(!result.is_null() && ret.h_length == 4, "an IPv4 answer");
+            }
+        },
+        || (),
+    );
+    assert_eq!(order, ["b", "a"], "the lookup parked its greenlet");
+}

@@ -592,6 +592,55 @@ pub unsafe extern "C" fn getaddrinfo(
     })
 }
 
+/// `gethostbyname`, run on the thread pool. Its answer lives in glibc's one static buffer
+/// for the process (the function was never thread-safe), as it would have anyway; `h_errno`,
+/// which is per thread, is set on the pool's thread, not the caller's: a caller learns of a
+/// failure from the null result.
+#[no_mangle]
+pub unsafe extern "C" fn gethostbyname(name: *const c_char) -> *mut libc::hostent {
+    if !cooperative(DNS) {
+        // SAFETY: the caller's contract, passed on.
+        return unsafe { real::gethostbyname(name) };
+    }
+    let n = name as usize;
+    let mut answer: usize = 0;
+    let slot = &mut answer as *mut usize as usize;
+    coop::lookup(move || {
+        // SAFETY: the caller's name and this frame's slot, valid until `lookup` returns,
+        // after this ran.
+        unsafe { *(slot as *mut usize) = real::gethostbyname(n as _) as usize };
+        0
+    });
+    answer as *mut libc::hostent
+}
+
+/// `gethostbyname_r`, run on the thread pool; the caller's buffers, as `getaddrinfo`'s.
+#[no_mangle]
+pub unsafe extern "C" fn gethostbyname_r(
+    name: *const c_char,
+    ret: *mut libc::hostent,
+    buf: *mut c_char,
+    buflen: size_t,
+    result: *mut *mut libc::hostent,
+    err: *mut c_int,
+) -> c_int {
+    if !cooperative(DNS) {
+        // SAFETY: the caller's contract, passed on.
+        return unsafe { real::gethostbyname_r(name, ret, buf, buflen, result, err) };
+    }
+    let (n, r, b, res, e) = (
+        name as usize,
+        ret as usize,
+        buf as usize,
+        result as usize,
+        err as usize,
+    );
+    coop::lookup(move || {
+        // SAFETY: the caller's pointers, valid until `lookup` returns, after this ran.
+        unsafe { real::gethostbyname_r(n as _, r as _, b as _, buflen, res as _, e as _) }
+    })
+}
+
 #[no_mangle]
 pub unsafe extern "C" fn getnameinfo(
     sa: *const sockaddr,
@@ -719,7 +768,7 @@ pub unsafe extern "C" fn usleep(us: useconds_t) -> c_int {
 
 /// The hooks' addresses: taking them keeps every hook in the linked program wherever
 /// `patch_all` is (the linker may otherwise leave out a part of the crate nothing names).
-pub(super) fn addresses() -> [usize; 34] {
+pub(super) fn addresses() -> [usize; 36] {
     [
         read as *const () as usize,
         write as *const () as usize,
@@ -746,6 +795,8 @@ pub(super) fn addresses() -> [usize; 34] {
         waitid as *const () as usize,
         getaddrinfo as *const () as usize,
         getnameinfo as *const () as usize,
+        gethostbyname as *const () as usize,
+        gethostbyname_r as *const () as usize,
         fcntl as *const () as usize,
         fcntl64 as *const () as usize,
         ioctl as *const () as usize,

@@ -45,7 +45,7 @@
 //! | [`patch_socket`] | `read`, `write`, `readv`, `writev`, `recv`, `recvfrom`, `recvmsg`, `send`, `sendto`, `sendmsg`, `connect`, `accept`, `accept4`; `close`, `dup2`, `dup3` (which wake greenlets parked on the descriptor and drop its registration); `fcntl`, `fcntl64`, `ioctl`, `setsockopt` (forwarded unchanged; they tell the hub that a descriptor's settings changed) |
 //! | [`patch_time`] | `nanosleep`, `clock_nanosleep` (realtime, monotonic and boot-time clocks), `sleep`, `usleep` |
 //! | [`patch_select`] | `poll`, `ppoll`, `select`, `epoll_wait`, `epoll_pwait` (a library's own event loop: the greenlet parks until the epoll fd is readable) |
-//! | [`patch_dns`] | `getaddrinfo`, `getnameinfo`: run on the thread pool; the C caller gets the lookup's own result, even when an interrupt arrives meanwhile (it waits for the lookup, which uses its buffers) |
+//! | [`patch_dns`] | `getaddrinfo`, `getnameinfo`, `gethostbyname`, `gethostbyname_r`: run on the thread pool; the C caller gets the lookup's own result, even when an interrupt arrives meanwhile (it waits for the lookup, which uses its buffers) |
 //! | [`patch_subprocess`] | `waitpid`, `wait4`, `waitid` for one child: the greenlet parks on the child's pidfd |
 //!
 //! # What the calling code sees
@@ -82,7 +82,8 @@
 //! Linux with glibc, dynamically linked, on x86_64 or aarch64 (the interposed `fcntl` and
 //! `ioctl` rely on how those pass variadic arguments): [`patch_all`] returns a [`PatchError`]
 //! saying why elsewhere (musl, a static build, another architecture). Not interposed yet:
-//! `pselect`, `pread`, `gethostbyname*`, and futex waits (std's `Mutex`, `Condvar`, `mpsc`).
+//! `pselect`, and futex waits (std's `Mutex`, `Condvar`, `mpsc`). `pread` and `pwrite` are
+//! left alone on purpose: they only work on files, which are always ready.
 //! `GREENWOOD_PATCH=0` in the environment makes every `patch_*` call do nothing, to bisect a
 //! problem.
 
@@ -204,8 +205,8 @@ pub fn patch_select() -> Result<(), PatchError> {
     patch(SELECT)
 }
 
-/// Patches name lookups: `getaddrinfo` and `getnameinfo` (so `ToSocketAddrs`) run on the
-/// thread pool while the greenlet parks.
+/// Patches name lookups: `getaddrinfo`, `getnameinfo` (so `ToSocketAddrs`), `gethostbyname`
+/// and `gethostbyname_r` run on the thread pool while the greenlet parks.
 ///
 /// # Errors
 ///

@@ -149,6 +149,10 @@ real! {
                 res: *mut *mut addrinfo) -> c_int, libc::EAI_SYSTEM;
     getnameinfo(sa: *const sockaddr, salen: socklen_t, host: *mut c_char, hostlen: socklen_t,
                 serv: *mut c_char, servlen: socklen_t, flags: c_int) -> c_int, libc::EAI_SYSTEM;
+    gethostbyname(name: *const c_char) -> *mut libc::hostent, std::ptr::null_mut();
+    gethostbyname_r(name: *const c_char, ret: *mut libc::hostent, buf: *mut c_char,
+                    buflen: size_t, result: *mut *mut libc::hostent, err: *mut c_int) -> c_int,
+        libc::ENOENT;
     close(fd: c_int) -> c_int,
         unsafe { libc::syscall(libc::SYS_close, fd) as c_int };
     dup2(old: c_int, new: c_int) -> c_int,
