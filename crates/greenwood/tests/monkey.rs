@@ -551,6 +551,104 @@ fn waiting_for_a_child_process_parks_the_greenlet() {
 }
 
 #[test]
+fn reading_a_child_s_stdout_parks_the_greenlet() {
+    patch();
+    use std::process::{Command, Stdio};
+    // Read the pipe by hand (not `output()`, which polls): a plain blocking `read`.
+    let order = finish_order(
+        || {
+            let mut child = Command::new("sh")
+                .args(["-c", "sleep 0.05; echo late"])
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut out = String::new();
+            child
+                .stdout
+                .take()
+                .unwrap()
+                .read_to_string(&mut out)
+                .unwrap();
+            assert_eq!(out, "late\n");
+            assert!(child.wait().unwrap().success());
+        },
+        || (),
+    );
+    assert_eq!(
+        order,
+        ["b", "a"],
+        "the read of the pipe parked its greenlet"
+    );
+}
+
+#[test]
+fn greenlets_on_both_ends_of_a_pipe_move_more_than_it_holds() {
+    patch();
+    // A pipe holds 64 KiB: the writer parks when it is full, the reader when it is empty,
+    // and both run on this one thread. Blocking calls would hang here for good.
+    const LEN: usize = 1 << 20;
+    let pattern = |i: usize| (i % 251) as u8;
+    let (mut rx, tx) = std::io::pipe().unwrap();
+    let reader = greenwood::spawn(move || {
+        let mut got = Vec::new();
+        rx.read_to_end(&mut got).unwrap();
+        got
+    });
+    let writer = greenwood::spawn(move || {
+        let mut tx = tx;
+        let data: Vec<u8> = (0..LEN).map(pattern).collect();
+        // Half with write, half with writev of two vectors.
+        tx.write_all(&data[..LEN / 2]).unwrap();
+        let (a, b) = data[LEN / 2..].split_at(LEN / 8);
+        let mut bufs = [std::io::IoSlice::new(a), std::io::IoSlice::new(b)];
+        let mut left = &mut bufs[..];
+        while !left.is_empty() {
+            let n = tx.write_vectored(left).unwrap();
+            std::io::IoSlice::advance_slices(&mut left, n);
+        }
+    });
+    writer.join();
+    assert!(writer.successful(), "the writer finished");
+    reader.join();
+    let got = reader.take().unwrap();
+    assert_eq!(got.len(), LEN);
+    assert!(got.iter().enumerate().all(|(i, &b)| b == pattern(i)));
+}
+
+#[test]
+fn a_pipe_the_program_made_non_blocking_gets_eagain() {
+    patch();
+    let (mut rx, _tx) = std::io::pipe().unwrap();
+    // SAFETY: F_GETFL/F_SETFL on a live descriptor of ours.
+    unsafe {
+        let fl = libc::fcntl(rx.as_raw_fd(), libc::F_GETFL);
+        assert_eq!(
+            libc::fcntl(rx.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK),
+            0
+        );
+    }
+    let g = greenwood::spawn(move || rx.read(&mut [0u8; 8]).map_err(|e| e.kind()));
+    g.join();
+    assert_eq!(g.take().unwrap(), Err(ErrorKind::WouldBlock));
+}
+
+#[test]
+fn a_kill_inside_a_pipe_read_fails_the_read() {
+    patch();
+    let (mut rx, tx) = std::io::pipe().unwrap();
+    let g = greenwood::spawn(move || {
+        let r = rx.read(&mut [0u8; 8]);
+        assert!(r.is_err(), "the C caller saw an error return");
+        greenwood::sleep(Duration::ZERO); // the kill is raised here
+        unreachable!("killed");
+    });
+    greenwood::sleep(Duration::from_millis(10));
+    g.kill();
+    assert!(g.dead());
+    drop(tx);
+}
+
+#[test]
 fn a_library_running_its_own_mio_loop_on_the_greenlet_cooperates() {
     patch();
     // A client with an event loop of its own (mio's epoll), used from 100 greenlets: each
@@ -868,10 +966,30 @@ fn a_timeout_inside_a_std_connect_fails_the_connect_with_etimedout() {
     );
 }
 
+/// A connected pair whose descriptors `select` can take (below `FD_SETSIZE`). Other tests of
+/// this binary may hold a thousand descriptors at once: wait for them to close some.
+fn select_pair() -> (
+    std::os::unix::net::UnixStream,
+    std::os::unix::net::UnixStream,
+) {
+    let limit = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        if a.as_raw_fd().max(b.as_raw_fd()) < libc::FD_SETSIZE as i32 {
+            return (a, b);
+        }
+        assert!(
+            std::time::Instant::now() < limit,
+            "no descriptor below FD_SETSIZE came free in 2 minutes"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn select_parks_until_a_descriptor_in_its_sets_is_ready() {
     patch();
-    let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let (a, mut b) = select_pair();
     let fd = a.as_raw_fd();
     let writer = greenwood::spawn(move || {
         std::thread::sleep(Duration::from_millis(10));
@@ -895,7 +1013,7 @@ fn select_parks_until_a_descriptor_in_its_sets_is_ready() {
     assert_eq!((n, ready), (1, true), "woken by the writer greenlet");
     drop(writer.take().unwrap());
     // Nothing ready: 0 once the timeout passes, the set emptied and the time left in tv.
-    let (x, _y) = std::os::unix::net::UnixStream::pair().unwrap();
+    let (x, _y) = select_pair();
     // SAFETY: as above, with a live timeval.
     let (n, ready, tv) = unsafe {
         let mut set: libc::fd_set = std::mem::zeroed();
@@ -915,6 +1033,65 @@ fn select_parks_until_a_descriptor_in_its_sets_is_ready() {
     };
     assert_eq!((n, ready), (0, false));
     assert_eq!((tv.tv_sec, tv.tv_usec), (0, 0));
+}
+
+#[test]
+fn pselect_parks_until_a_descriptor_in_its_sets_is_ready() {
+    patch();
+    let (a, mut b) = select_pair();
+    let fd = a.as_raw_fd();
+    let writer = greenwood::spawn(move || {
+        std::thread::sleep(Duration::from_millis(10));
+        b.write_all(b"x").unwrap();
+        b
+    });
+    // SAFETY: fd_set and sigset_t manipulation on live locals, for an fd below FD_SETSIZE;
+    // pselect with that set, a timeout of 5 s and an empty mask.
+    let (n, ready, timeout) = unsafe {
+        let mut set: libc::fd_set = std::mem::zeroed();
+        libc::FD_SET(fd, &mut set);
+        let mut mask: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut mask);
+        let timeout = libc::timespec {
+            tv_sec: 5,
+            tv_nsec: 0,
+        };
+        let n = libc::pselect(
+            fd + 1,
+            &mut set,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            &timeout,
+            &mask,
+        );
+        (n, libc::FD_ISSET(fd, &set), timeout)
+    };
+    assert_eq!((n, ready), (1, true), "woken by the writer greenlet");
+    assert_eq!(timeout.tv_sec, 5, "pselect leaves its timeout alone");
+    drop(writer.take().unwrap());
+    // Nothing ready: 0 once the timeout passes, the set emptied.
+    let (x, _y) = select_pair();
+    let other = greenwood::spawn(|| ());
+    // SAFETY: as above, with no mask.
+    let (n, ready) = unsafe {
+        let mut set: libc::fd_set = std::mem::zeroed();
+        libc::FD_SET(x.as_raw_fd(), &mut set);
+        let timeout = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 10_000_000,
+        };
+        let n = libc::pselect(
+            x.as_raw_fd() + 1,
+            &mut set,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            &timeout,
+            std::ptr::null(),
+        );
+        (n, libc::FD_ISSET(x.as_raw_fd(), &set))
+    };
+    assert_eq!((n, ready), (0, false));
+    assert!(other.dead(), "another greenlet ran while pselect waited");
 }
 
 #[test]

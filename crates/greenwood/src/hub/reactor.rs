@@ -100,6 +100,8 @@ pub(crate) struct ForeignSettings {
     /// `SO_RCVTIMEO` and `SO_SNDTIMEO`.
     pub(crate) read_timeout: Option<Duration>,
     pub(crate) write_timeout: Option<Duration>,
+    /// A pipe, FIFO or character device (a terminal): no socket, but it can be waited on.
+    pub(crate) stream: bool,
 }
 
 #[cfg(feature = "monkey")]

@@ -118,16 +118,20 @@ fn identity(fd: c_int) -> Result<FdIdentity, c_int> {
     }
 }
 
-/// The device and inode of the file `fd` refers to.
-fn file(fd: c_int) -> Result<FdIdentity, c_int> {
+/// What `fstat` says of `fd`.
+fn stat(fd: c_int) -> Result<libc::stat, c_int> {
     let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
     // SAFETY: fstat fills `st` when it returns 0.
     if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
         return Err(errno());
     }
     // SAFETY: fstat returned 0.
-    let st = unsafe { st.assume_init() };
-    Ok((st.st_dev, st.st_ino))
+    Ok(unsafe { st.assume_init() })
+}
+
+/// The device and inode of the file `fd` refers to.
+fn file(fd: c_int) -> Result<FdIdentity, c_int> {
+    stat(fd).map(|st| (st.st_dev, st.st_ino))
 }
 
 /// What the hub keeps of the program's `fd`. When the close count moved since, another
@@ -173,11 +177,17 @@ fn settings(fd: c_int, f: &ForeignFd) -> ForeignSettings {
         nonblocking: fl >= 0 && fl & libc::O_NONBLOCK != 0,
         read_timeout: socket_timeout(fd, libc::SO_RCVTIMEO),
         write_timeout: socket_timeout(fd, libc::SO_SNDTIMEO),
+        stream: is_stream(fd),
     };
     if let Some(v) = version {
         f.settings.set(Some((v, s)));
     }
     s
+}
+
+/// Whether `fd` is a pipe, a FIFO or a character device (a terminal).
+fn is_stream(fd: c_int) -> bool {
+    stat(fd).is_ok_and(|st| matches!(st.st_mode & libc::S_IFMT, libc::S_IFIFO | libc::S_IFCHR))
 }
 
 /// The timeout the program set on a socket with `opt` (`SO_RCVTIMEO`/`SO_SNDTIMEO`), if any.
@@ -233,25 +243,58 @@ pub(super) fn transfer(
     dontwait: bool,
     mut call: impl FnMut(bool) -> ssize_t,
 ) -> ssize_t {
-    guard(|| loop {
+    guard(|| match socket_transfer(fd, d, dontwait, &mut call) {
+        Some(r) => r,
+        None => call(false),
+    })
+}
+
+/// `read`, `write`, `readv` and `writev`: [`transfer`] on a socket, [`stream`] on a pipe or
+/// a terminal. `total` is the length the caller gave; `part(offset, len)` writes that much of
+/// it from `offset` on (unused for reads). Descriptors 0 to 2 that are no sockets get the
+/// program's own call: std reads and writes them under process-wide locks (`Stdout`'s is
+/// re-entrant, with a `RefCell` inside), and a greenlet parked while holding one would make
+/// the next greenlet's `println!` panic or block the thread for good.
+pub(super) fn transfer_any(
+    fd: c_int,
+    d: Direction,
+    total: usize,
+    mut call: impl FnMut(bool) -> ssize_t,
+    part: impl FnMut(usize, usize) -> ssize_t,
+) -> ssize_t {
+    guard(|| match socket_transfer(fd, d, false, &mut call) {
+        Some(r) => r,
+        None if fd <= 2 => call(false),
+        None => stream(fd, d, total, &mut call, part),
+    })
+}
+
+/// [`transfer`]'s loop; `None`: `fd` is no socket.
+fn socket_transfer(
+    fd: c_int,
+    d: Direction,
+    dontwait: bool,
+    call: &mut impl FnMut(bool) -> ssize_t,
+) -> Option<ssize_t> {
+    loop {
         let r = call(true);
         if r >= 0 {
             task::consume_budget();
-            return r;
+            return Some(r);
         }
         let e = errno();
         if e == libc::ENOTSOCK {
-            return call(false);
+            return None;
         }
         if !would_block(e) || dontwait {
             set_errno(e);
-            return -1;
+            return Some(-1);
         }
         let f = match foreign(fd) {
             Ok(f) => f,
             Err(e) => {
                 set_errno(e);
-                return -1;
+                return Some(-1);
             }
         };
         // A blocking socket whose timeout runs out reports EAGAIN (socket(7)).
@@ -261,9 +304,131 @@ pub(super) fn transfer(
         };
         if let Err(e) = parked {
             set_errno(e);
+            return Some(-1);
+        }
+    }
+}
+
+/// Whether `fd` is ready in direction `d` now (one `poll` with no timeout): readable (data,
+/// end of file or an error to report), or writable (a pipe: room for `PIPE_BUF` bytes).
+fn ready_now(fd: c_int, d: Direction) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: match d {
+            Direction::Read => libc::POLLIN,
+            Direction::Write => libc::POLLOUT,
+        },
+        revents: 0,
+    };
+    // SAFETY: one live pollfd, no timeout; libc's own poll, not the hook.
+    unsafe { super::real::poll(&mut p, 1, 0) != 0 }
+}
+
+/// A read or write on a blocking pipe, FIFO or terminal, whose flags the hook must not
+/// change (the other end of a pipe may be another process's, sharing them): the greenlet
+/// parks until the descriptor is ready, then makes a call that cannot block. A read of a
+/// readable descriptor returns at once. A write goes in pieces of at most `PIPE_BUF` bytes,
+/// each made once the pipe has room for it (`POLLOUT`), until all of it is written, as a
+/// blocking write does; an error or an interrupt after some of it returns the count written,
+/// as a signal would. Anything else (a file, a descriptor the program made non-blocking, one
+/// epoll refuses) gets the program's own call.
+fn stream(
+    fd: c_int,
+    d: Direction,
+    total: usize,
+    call: &mut impl FnMut(bool) -> ssize_t,
+    mut part: impl FnMut(usize, usize) -> ssize_t,
+) -> ssize_t {
+    let Ok(f) = foreign(fd) else {
+        return call(false);
+    };
+    let s = settings(fd, &f);
+    if !s.stream || s.nonblocking || registered(fd, &f).is_err() {
+        return call(false);
+    }
+    let mut done = 0;
+    loop {
+        if ready_now(fd, d) {
+            if d == Direction::Read {
+                task::consume_budget();
+                return call(false);
+            }
+            let r = part(done, (total - done).min(libc::PIPE_BUF));
+            if r < 0 {
+                return if done > 0 { done as ssize_t } else { -1 };
+            }
+            done += r as usize;
+            if done >= total {
+                task::consume_budget();
+                return done as ssize_t;
+            }
+            continue;
+        }
+        if let Err(e) = park(fd, &f, d, libc::EAGAIN) {
+            if done > 0 {
+                return done as ssize_t;
+            }
+            set_errno(e);
             return -1;
         }
-    })
+    }
+}
+
+/// The vectors' total length (`readv`, `writev`); 0 for a negative count.
+///
+/// # Safety
+///
+/// `iov` points to `count` live `iovec`s, as the caller of `readv`/`writev` promised.
+pub(super) unsafe fn iov_len(iov: *const libc::iovec, count: c_int) -> usize {
+    // SAFETY: the caller's promise.
+    unsafe { vectors(iov, count) }
+        .iter()
+        .fold(0, |n, v| n.saturating_add(v.iov_len))
+}
+
+/// A copy of `len` bytes of the vectors' contents from `at` on (fewer at their end).
+///
+/// # Safety
+///
+/// As for [`iov_len`]; each vector's buffer is live for reads of its length.
+pub(super) unsafe fn iov_piece(
+    iov: *const libc::iovec,
+    count: c_int,
+    at: usize,
+    len: usize,
+) -> Vec<u8> {
+    let mut piece = Vec::with_capacity(len);
+    let mut skip = at;
+    // SAFETY: the caller's promise.
+    for v in unsafe { vectors(iov, count) } {
+        if piece.len() == len {
+            break;
+        }
+        if skip >= v.iov_len {
+            skip -= v.iov_len;
+            continue;
+        }
+        let take = (v.iov_len - skip).min(len - piece.len());
+        // SAFETY: `skip + take` is at most the vector's length, and its buffer is live.
+        piece.extend_from_slice(unsafe {
+            std::slice::from_raw_parts(v.iov_base.cast::<u8>().add(skip), take)
+        });
+        skip = 0;
+    }
+    piece
+}
+
+/// The caller's vectors as a slice.
+///
+/// # Safety
+///
+/// As for [`iov_len`].
+unsafe fn vectors<'a>(iov: *const libc::iovec, count: c_int) -> &'a [libc::iovec] {
+    match usize::try_from(count) {
+        // SAFETY: the caller's promise.
+        Ok(n) if n > 0 && !iov.is_null() => unsafe { std::slice::from_raw_parts(iov, n) },
+        _ => &[],
+    }
 }
 
 /// Runs `call` with `fd` made non-blocking for its duration, unless the program made it
@@ -528,7 +693,7 @@ pub(super) fn epoll_wait(
 }
 
 /// Milliseconds for a timeout argument, rounded up.
-fn ms(d: Duration) -> c_int {
+pub(super) fn ms(d: Duration) -> c_int {
     d.as_nanos().div_ceil(1_000_000).min(c_int::MAX as u128) as c_int
 }
 

@@ -34,7 +34,7 @@ pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t) -> ssi
         // SAFETY: the caller's contract, passed on.
         return unsafe { real::read(fd, buf, count) };
     }
-    coop::transfer(fd, Direction::Read, false, |nonblocking| {
+    let call = |nonblocking| {
         // SAFETY: the caller's buffer and length, passed on.
         unsafe {
             if nonblocking {
@@ -43,7 +43,8 @@ pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t) -> ssi
                 real::read(fd, buf, count)
             }
         }
-    })
+    };
+    coop::transfer_any(fd, Direction::Read, count, call, |_, _| unreachable_part())
 }
 
 #[no_mangle]
@@ -52,7 +53,7 @@ pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, count: size_t) -> 
         // SAFETY: the caller's contract, passed on.
         return unsafe { real::write(fd, buf, count) };
     }
-    coop::transfer(fd, Direction::Write, false, |nonblocking| {
+    let call = |nonblocking| {
         // SAFETY: the caller's buffer and length, passed on. `send` raises SIGPIPE on a
         // closed peer exactly as `write` does.
         unsafe {
@@ -62,6 +63,10 @@ pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, count: size_t) -> 
                 real::write(fd, buf, count)
             }
         }
+    };
+    coop::transfer_any(fd, Direction::Write, count, call, |at, len| {
+        // SAFETY: `at + len` is at most `count`: a piece of the caller's buffer.
+        unsafe { real::write(fd, buf.cast::<u8>().add(at).cast(), len) }
     })
 }
 
@@ -157,7 +162,7 @@ pub unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, count: c_int) -> ss
         // SAFETY: the caller's contract, passed on.
         return unsafe { real::readv(fd, iov, count) };
     }
-    coop::transfer(fd, Direction::Read, false, |nonblocking| {
+    let call = |nonblocking| {
         // SAFETY: the caller's vectors, passed on (as the message's, for recvmsg).
         unsafe {
             if nonblocking {
@@ -169,7 +174,10 @@ pub unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, count: c_int) -> ss
                 real::readv(fd, iov, count)
             }
         }
-    })
+    };
+    // SAFETY: the caller's `count` vectors.
+    let total = unsafe { coop::iov_len(iov, count) };
+    coop::transfer_any(fd, Direction::Read, total, call, |_, _| unreachable_part())
 }
 
 #[no_mangle]
@@ -178,7 +186,7 @@ pub unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, count: c_int) -> s
         // SAFETY: the caller's contract, passed on.
         return unsafe { real::writev(fd, iov, count) };
     }
-    coop::transfer(fd, Direction::Write, false, |nonblocking| {
+    let call = |nonblocking| {
         // SAFETY: the caller's vectors, passed on (as the message's, for sendmsg, which raises
         // SIGPIPE on a closed peer as writev does).
         unsafe {
@@ -191,6 +199,14 @@ pub unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, count: c_int) -> s
                 real::writev(fd, iov, count)
             }
         }
+    };
+    // SAFETY: the caller's `count` vectors.
+    let total = unsafe { coop::iov_len(iov, count) };
+    coop::transfer_any(fd, Direction::Write, total, call, |at, len| {
+        // SAFETY: the caller's `count` vectors; `at + len` is at most their total.
+        let piece = unsafe { coop::iov_piece(iov, count, at, len) };
+        // SAFETY: `piece` is a live buffer of `len` bytes or fewer.
+        unsafe { real::write(fd, piece.as_ptr().cast(), piece.len()) }
     })
 }
 
@@ -382,12 +398,7 @@ pub unsafe extern "C" fn ppoll(
     mask: *const sigset_t,
 ) -> c_int {
     // SAFETY: `timeout` is null or valid for a read, as the caller promises.
-    let limit = unsafe { timeout.as_ref() }.map(duration);
-    let ms = match limit {
-        None => -1,
-        Some(Some(d)) => d.as_millis().min(c_int::MAX as u128) as c_int,
-        Some(None) => 0, // invalid: libc's answer, below
-    };
+    let ms = unsafe { timeout_ms(timeout) };
     if ms == 0 || !cooperative(SELECT) {
         // SAFETY: the caller's contract, passed on.
         return unsafe { real::ppoll(fds, nfds, timeout, mask) };
@@ -396,16 +407,13 @@ pub unsafe extern "C" fn ppoll(
     // is left of it.
     unsafe {
         coop::poll(fds, nfds, ms, |t| {
-            let ts = timespec {
-                tv_sec: (t.max(0) / 1000).into(),
-                tv_nsec: ((t.max(0) % 1000) * 1_000_000).into(),
-            };
-            let tp = if t < 0 {
-                std::ptr::null()
-            } else {
-                &ts as *const timespec
-            };
-            real::ppoll(fds, nfds, tp, mask)
+            let ts = ms_timespec(t);
+            real::ppoll(
+                fds,
+                nfds,
+                ts.as_ref().map_or(std::ptr::null(), |ts| ts),
+                mask,
+            )
         })
     }
 }
@@ -459,6 +467,55 @@ pub unsafe extern "C" fn select(
         };
     }
     r
+}
+
+/// A `timespec` timeout argument in milliseconds, rounded up: -1 for none (null), 0 for an
+/// invalid one (libc's call then gives the answer).
+///
+/// # Safety
+///
+/// `timeout` is null or valid for a read.
+unsafe fn timeout_ms(timeout: *const timespec) -> c_int {
+    // SAFETY: the caller's promise.
+    match unsafe { timeout.as_ref() }.map(duration) {
+        None => -1,
+        Some(Some(d)) => coop::ms(d),
+        Some(None) => 0,
+    }
+}
+
+/// The `timespec` for a timeout of `t` milliseconds; `None` for -1 (no limit).
+fn ms_timespec(t: c_int) -> Option<timespec> {
+    (t >= 0).then(|| timespec {
+        tv_sec: (t / 1000).into(),
+        tv_nsec: ((t % 1000) * 1_000_000).into(),
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pselect(
+    nfds: c_int,
+    read: *mut libc::fd_set,
+    write: *mut libc::fd_set,
+    except: *mut libc::fd_set,
+    timeout: *const timespec,
+    mask: *const sigset_t,
+) -> c_int {
+    // SAFETY: `timeout` is null or valid for a read, as the caller promises.
+    let ms = unsafe { timeout_ms(timeout) };
+    if ms == 0 || !cooperative(SELECT) {
+        // SAFETY: the caller's contract, passed on.
+        return unsafe { real::pselect(nfds, read, write, except, timeout, mask) };
+    }
+    // SAFETY: the caller's sets and signal mask, passed on; each look gets a timeout of its
+    // own (pselect, unlike select, leaves the caller's timeout as it was).
+    unsafe {
+        coop::select(nfds, [read, write, except], ms, |t| {
+            let ts = ms_timespec(t);
+            let tp = ts.as_ref().map_or(std::ptr::null(), |ts| ts);
+            real::pselect(nfds, read, write, except, tp, mask)
+        })
+    }
 }
 
 #[no_mangle]
@@ -766,10 +823,16 @@ pub unsafe extern "C" fn usleep(us: useconds_t) -> c_int {
     0
 }
 
+/// A read's `part`: [`coop::transfer_any`] only writes in pieces.
+fn unreachable_part() -> ssize_t {
+    unreachable!("reads are made whole")
+}
+
 /// The hooks' addresses: taking them keeps every hook in the linked program wherever
 /// `patch_all` is (the linker may otherwise leave out a part of the crate nothing names).
-pub(super) fn addresses() -> [usize; 36] {
+pub(super) fn addresses() -> [usize; 37] {
     [
+        pselect as *const () as usize,
         read as *const () as usize,
         write as *const () as usize,
         recv as *const () as usize,

@@ -42,9 +42,9 @@
 //!
 //! | part | calls |
 //! |---|---|
-//! | [`patch_socket`] | `read`, `write`, `readv`, `writev`, `recv`, `recvfrom`, `recvmsg`, `send`, `sendto`, `sendmsg`, `connect`, `accept`, `accept4`; `close`, `dup2`, `dup3` (which wake greenlets parked on the descriptor and drop its registration); `fcntl`, `fcntl64`, `ioctl`, `setsockopt` (forwarded unchanged; they tell the hub that a descriptor's settings changed) |
+//! | [`patch_socket`] | `read`, `write`, `readv`, `writev` (sockets, pipes, terminals), `recv`, `recvfrom`, `recvmsg`, `send`, `sendto`, `sendmsg`, `connect`, `accept`, `accept4`; `close`, `dup2`, `dup3` (which wake greenlets parked on the descriptor and drop its registration); `fcntl`, `fcntl64`, `ioctl`, `setsockopt` (forwarded unchanged; they tell the hub that a descriptor's settings changed) |
 //! | [`patch_time`] | `nanosleep`, `clock_nanosleep` (realtime, monotonic and boot-time clocks), `sleep`, `usleep` |
-//! | [`patch_select`] | `poll`, `ppoll`, `select`, `epoll_wait`, `epoll_pwait` (a library's own event loop: the greenlet parks until the epoll fd is readable) |
+//! | [`patch_select`] | `poll`, `ppoll`, `select`, `pselect`, `epoll_wait`, `epoll_pwait` (a library's own event loop: the greenlet parks until the epoll fd is readable); the signal mask of `ppoll`, `pselect` and `epoll_pwait` holds for each look at the descriptors, not while the greenlet is parked |
 //! | [`patch_dns`] | `getaddrinfo`, `getnameinfo`, `gethostbyname`, `gethostbyname_r`: run on the thread pool; the C caller gets the lookup's own result, even when an interrupt arrives meanwhile (it waits for the lookup, which uses its buffers) |
 //! | [`patch_subprocess`] | `waitpid`, `wait4`, `waitid` for one child: the greenlet parks on the child's pidfd |
 //!
@@ -56,17 +56,25 @@
 //!   A descriptor the program made non-blocking gets `EAGAIN`, as it asked.
 //! - **Socket timeouts hold.** `SO_RCVTIMEO` and `SO_SNDTIMEO` bound the greenlet's wait, and
 //!   running out gives `EAGAIN` (`EINPROGRESS` for `connect`), as socket(7) says.
-//! - **Other descriptors are left alone.** `read` and `write` on a descriptor that is no
-//!   socket (a file, a pipe, a terminal) are glibc's blocking calls; a file is always ready
-//!   anyway, and its blocking I/O belongs on the thread pool. Finding that out costs one
-//!   failed `recv` per call.
+//! - **Pipes and terminals wait too; files do not.** `read`, `write`, `readv` and `writev` on
+//!   a blocking pipe, FIFO or terminal (a child's output, say) park the greenlet until it is
+//!   ready, without changing its flags (the other end may be another process's): a read is
+//!   made once the descriptor is readable, a write in pieces of at most `PIPE_BUF` bytes, each
+//!   once the pipe has room for it, so that none blocks; the caller still sees one blocking
+//!   write of the whole buffer. Descriptors 0, 1 and 2 are the exception, unless they are
+//!   sockets: std reads and writes them under process-wide locks (`Stdout`'s is re-entrant,
+//!   with a `RefCell` inside), and a greenlet parked while holding one would make the next
+//!   greenlet's `println!` panic or block the thread for good; they keep glibc's blocking
+//!   calls. A regular file is always ready; its blocking I/O belongs on the thread pool
+//!   ([`spawn_blocking`](crate::threadpool::spawn_blocking)). Finding out what a descriptor
+//!   is costs one failed `recv` per call, and one `poll` per call on a pipe.
 //! - **A kill or a [`Timeout`](crate::Timeout) cannot unwind through C code.** When one lands
 //!   in a greenlet parked inside a hooked call, the call returns `-1` with `errno` set to
 //!   `ECANCELED` (a kill) or `ETIMEDOUT` (a `Timeout`); a sleep returns as if its time had
 //!   passed. The interrupt itself is raised again at the greenlet's next blocking point in
 //!   greenwood (a greenwood call, a channel, a sleep of greenwood's own), where unwinding is
-//!   safe. Until then the hooked calls of that greenlet fail at once, and its hooked sleeps
-//!   only yield.
+//!   safe. Until then, a hooked call of that greenlet that would have to wait fails at once
+//!   (one that can be made without waiting still is), and its hooked sleeps only yield.
 //! - Registrations: a descriptor is registered with the hub's epoll instance the first time a
 //!   greenlet parks on it, and stays registered, with the program's settings for it
 //!   (`O_NONBLOCK`, the two socket timeouts, looked up once), until it is closed or changed:
@@ -81,11 +89,38 @@
 //!
 //! Linux with glibc, dynamically linked, on x86_64 or aarch64 (the interposed `fcntl` and
 //! `ioctl` rely on how those pass variadic arguments): [`patch_all`] returns a [`PatchError`]
-//! saying why elsewhere (musl, a static build, another architecture). Not interposed yet:
-//! `pselect`, and futex waits (std's `Mutex`, `Condvar`, `mpsc`). `pread` and `pwrite` are
-//! left alone on purpose: they only work on files, which are always ready.
+//! saying why elsewhere (musl, a static build, another architecture). `pread` and `pwrite`
+//! are left alone on purpose: they only work on files, which are always ready.
 //! `GREENWOOD_PATCH=0` in the environment makes every `patch_*` call do nothing, to bisect a
 //! problem.
+//!
+//! # Why std's locks still block the thread
+//!
+//! std's `Mutex`, `RwLock`, `Condvar` and `Once`, and `thread::park` (so `mpsc`, and every
+//! client that waits for a helper thread, `reqwest::blocking` among them), wait in `futex(2)`
+//! through libc's `syscall`, which greenwood could interpose as it does `poll`. It does not,
+//! because that cannot be made sound. The code above a futex keeps per-thread state, on the
+//! assumption that a thread waiting in a futex runs nothing else until it returns, and a
+//! greenlet parked in one would break that assumption for every other greenlet of its thread:
+//!
+//! - `parking_lot` (and all that is built on `parking_lot_core`) queues a thread's one
+//!   thread-local record while the thread waits; a second greenlet of that thread waiting too
+//!   would queue the same record again while it is linked in a queue: memory corruption,
+//!   reached from safe code.
+//! - `thread::park` keeps one token per thread: two greenlets parked at once share it, and an
+//!   `unpark` meant for one can be used up by the other, which leaves the first asleep for
+//!   good (a lost wake-up: an `mpsc` `recv` that never returns).
+//! - tokio's parker for blocking callers (`block_on`, `reqwest::blocking`) panics with
+//!   "inconsistent park state" when a second greenlet parks on its thread's parker.
+//!
+//! So a std lock waits as a C extension's lock does under gevent: the thread blocks until it
+//! is free. Between greenlets, use greenwood's own [`Lock`](crate::lock::Lock),
+//! [`Semaphore`](crate::lock::Semaphore), [`Event`](crate::event::Event) and
+//! [`Queue`](crate::queue::Queue); to wait for another OS thread,
+//! [`threadpool::channel`](crate::threadpool::channel) or
+//! [`spawn_blocking`](crate::threadpool::spawn_blocking). And never hold a std `MutexGuard`
+//! across a call that may park (a patched read, a sleep): a second greenlet locking the same
+//! mutex blocks the thread while the holder, parked on that thread, can never release it.
 
 #![allow(unsafe_code)]
 
@@ -154,8 +189,8 @@ pub fn patch_all() -> Result<(), PatchError> {
     patch(SOCKET | TIME | SELECT | DNS | SUBPROCESS)
 }
 
-/// Patches socket calls: `read`/`write` on sockets, `recv*`, `send*`, `connect`, `accept*`
-/// (and `close`/`dup2`/`dup3`, which keep the hub's registrations right).
+/// Patches socket calls: `read`/`write` (on sockets, pipes and terminals), `recv*`, `send*`,
+/// `connect`, `accept*` (and `close`/`dup2`/`dup3`, which keep the hub's registrations right).
 ///
 /// # Errors
 ///
@@ -188,8 +223,8 @@ pub fn patch_time() -> Result<(), PatchError> {
     patch(TIME)
 }
 
-/// Patches `poll`, `ppoll`, `select`, `epoll_wait` and `epoll_pwait` (a library running an event loop
-/// of its own on the calling greenlet).
+/// Patches `poll`, `ppoll`, `select`, `pselect`, `epoll_wait` and `epoll_pwait` (a library
+/// running an event loop of its own on the calling greenlet).
 ///
 /// # Errors
 ///

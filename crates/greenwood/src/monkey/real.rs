@@ -134,6 +134,9 @@ real! {
     select(nfds: c_int, read: *mut libc::fd_set, write: *mut libc::fd_set,
            except: *mut libc::fd_set, timeout: *mut libc::timeval) -> c_int,
         unsafe { libc::syscall(libc::SYS_select, nfds, read, write, except, timeout) as c_int };
+    pselect(nfds: c_int, read: *mut libc::fd_set, write: *mut libc::fd_set,
+            except: *mut libc::fd_set, timeout: *const timespec, mask: *const sigset_t) -> c_int,
+        pselect_fallback(nfds, read, write, except, timeout, mask);
     ppoll(fds: *mut pollfd, nfds: nfds_t, timeout: *const timespec, mask: *const sigset_t)
         -> c_int,
         unsafe { libc::syscall(libc::SYS_ppoll, fds, nfds, timeout, mask, 8usize) as c_int };
@@ -222,6 +225,31 @@ pub(super) unsafe fn ioctl(fd: c_int, request: libc::c_ulong, arg: libc::c_ulong
 }
 
 /// `sleep(3)` from `nanosleep(2)`: the seconds left unslept.
+/// `pselect` as the system call: the kernel's `pselect6` writes what is left into its
+/// timeout and takes the mask with its size, where `pselect` does neither.
+///
+/// # Safety
+///
+/// `pselect`'s contract.
+unsafe fn pselect_fallback(
+    nfds: c_int,
+    read: *mut libc::fd_set,
+    write: *mut libc::fd_set,
+    except: *mut libc::fd_set,
+    timeout: *const timespec,
+    mask: *const sigset_t,
+) -> c_int {
+    // SAFETY: `timeout` is null or valid for a read, as the caller promises.
+    let mut left = unsafe { timeout.as_ref() }.copied();
+    let tp = left
+        .as_mut()
+        .map_or(std::ptr::null_mut(), |t| t as *mut timespec);
+    let data: [usize; 2] = [mask as usize, 8];
+    // SAFETY: the caller's sets; a copy of its timeout; the mask and its size, as pselect6
+    // takes them.
+    unsafe { libc::syscall(libc::SYS_pselect6, nfds, read, write, except, tp, &data) as c_int }
+}
+
 fn sleep_fallback(secs: c_uint) -> c_uint {
     let req = timespec {
         tv_sec: secs.into(),
