@@ -29,6 +29,10 @@ pub struct Outcome {
     /// can miss the peak of a short run.
     #[serde(default)]
     pub own_peak_rss_bytes: u64,
+    /// The run's wall time, measured in the model's process from the first download started
+    /// to the last one ended (the sweep's own clock only sees the process's end every 20 ms).
+    #[serde(default)]
+    pub wall_s: f64,
 }
 
 impl Outcome {
@@ -49,23 +53,18 @@ impl Outcome {
 /// user, and `greenlets-monkey` runs this very function in greenlets after
 /// `greenwood::monkey::patch_all()`.
 pub fn download_photo(addr: SocketAddr, user: u32, size: usize) -> Result<(), String> {
-    let mut conn = std::net::TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
-    conn.write_all(photo::request(user).as_bytes())
-        .map_err(|e| format!("send: {e}"))?;
-    let mut check = photo::Check::new(user, size);
-    let mut buf = [0u8; 16 * 1024];
-    loop {
-        let n = conn.read(&mut buf).map_err(|e| format!("receive: {e}"))?;
-        if n == 0 {
-            return check.finish();
-        }
-        check.feed(&buf[..n])?;
-    }
+    let conn = std::net::TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
+    fetch(conn, user, size)
 }
 
 /// `download_photo` for greenlets without patching: greenwood's own `TcpStream`.
 fn download_photo_greenwood(addr: SocketAddr, user: u32, size: usize) -> Result<(), String> {
-    let mut conn = greenwood::net::TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
+    let conn = greenwood::net::TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
+    fetch(conn, user, size)
+}
+
+/// Asks `conn` for `user`'s photo and checks the answer, to its end.
+fn fetch(mut conn: impl Read + Write, user: u32, size: usize) -> Result<(), String> {
     conn.write_all(photo::request(user).as_bytes())
         .map_err(|e| format!("send: {e}"))?;
     let mut check = photo::Check::new(user, size);
@@ -105,6 +104,7 @@ async fn download_photo_async(addr: SocketAddr, user: u32, size: usize) -> Resul
 /// Runs `model` for users `0..users`; `errors` is a file the `processes` model's children
 /// append their errors to.
 pub fn run(model: &str, users: u32, addr: SocketAddr, size: usize, errors: &Path) -> Outcome {
+    let started = std::time::Instant::now();
     let mut out = match model {
         "processes" => processes(users, addr, size, errors),
         "threads" => threads(users, addr, size),
@@ -117,6 +117,7 @@ pub fn run(model: &str, users: u32, addr: SocketAddr, size: usize, errors: &Path
             ..Outcome::default()
         },
     };
+    out.wall_s = started.elapsed().as_secs_f64();
     out.own_peak_rss_bytes = own_peak_rss();
     out
 }

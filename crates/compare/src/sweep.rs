@@ -31,7 +31,7 @@ pub struct Record {
 }
 
 impl Record {
-    fn skipped(model: &str, users: u32, why: String) -> Record {
+    fn new(model: &str, users: u32) -> Record {
         Record {
             model: model.to_owned(),
             users,
@@ -40,8 +40,15 @@ impl Record {
             peak_rss_bytes: 0,
             failures: 0,
             first_error: None,
-            skipped: Some(why),
+            skipped: None,
             peak_in_flight: 0,
+        }
+    }
+
+    fn skipped(model: &str, users: u32, why: String) -> Record {
+        Record {
+            skipped: Some(why),
+            ..Record::new(model, users)
         }
     }
 
@@ -221,8 +228,7 @@ impl Drop for PhotoServer {
 
 /// Runs `model` for `users` in a process of its own and measures it.
 fn measure(model: &str, users: u32, plan: &Plan, addr: SocketAddr, errors: &Path) -> Record {
-    let mut record = Record::skipped(model, users, String::new());
-    record.skipped = None;
+    let mut record = Record::new(model, users);
     let _ = server::peak_in_flight(addr); // a new count starts
     let mut cmd = Command::new(
         std::env::current_exe().unwrap_or_else(|_| PathBuf::from("greenwood-compare")),
@@ -259,15 +265,21 @@ fn measure(model: &str, users: u32, plan: &Plan, addr: SocketAddr, errors: &Path
     let mut peak = 0;
     let mut times = None;
     loop {
-        if let Some(t) = zombie_times(pid) {
-            times = Some(t);
-            break;
+        match end_times(pid) {
+            End::Ended(t) => {
+                times = Some(t);
+                break;
+            }
+            End::Running => {}
+            // No /proc to read: the exit is all there is to wait for.
+            End::Unknown => {
+                if matches!(child.try_wait(), Ok(Some(_))) {
+                    break;
+                }
+            }
         }
         let sampled = Instant::now();
         peak = peak.max(tree_rss(pid));
-        if matches!(child.try_wait(), Ok(Some(_))) {
-            break; // reaped already: no times to read
-        }
         std::thread::sleep((sampled.elapsed() * 2).max(Duration::from_millis(20)));
     }
     record.wall_s = started.elapsed().as_secs_f64();
@@ -278,6 +290,9 @@ fn measure(model: &str, users: u32, plan: &Plan, addr: SocketAddr, errors: &Path
     record.peak_in_flight = server::peak_in_flight(addr).unwrap_or(0);
     match (status, serde_json::from_str::<Outcome>(said.trim())) {
         (Ok(s), Ok(out)) if s.success() => {
+            if out.wall_s > 0.0 {
+                record.wall_s = out.wall_s;
+            }
             record.peak_rss_bytes = record.peak_rss_bytes.max(out.own_peak_rss_bytes);
             record.failures = out.failures;
             record.first_error = out.first_error;
@@ -296,23 +311,36 @@ fn measure(model: &str, users: u32, plan: &Plan, addr: SocketAddr, errors: &Path
 /// Clock ticks per second in `/proc/<pid>/stat` (`USER_HZ`, fixed at 100 on Linux).
 const USER_HZ: f64 = 100.0;
 
-/// If `pid` has ended but is not reaped yet: its CPU time (user and system, its own and its
-/// waited-for children's), in seconds.
-fn zombie_times(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+/// Whether a child has ended, as `/proc/<pid>/stat` says while it is not reaped yet.
+enum End {
+    Running,
+    /// A zombie: its CPU time (user and system, its own and its waited-for children's), in
+    /// seconds.
+    Ended(f64),
+    /// `/proc/<pid>/stat` cannot be read.
+    Unknown,
+}
+
+fn end_times(pid: u32) -> End {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return End::Unknown;
+    };
     // The command name is in parentheses and may hold spaces: fields count from after it.
-    let rest = &stat[stat.rfind(')')? + 2..];
+    let Some(rest) = stat.rfind(')').and_then(|at| stat.get(at + 2..)) else {
+        return End::Unknown;
+    };
     let fields: Vec<&str> = rest.split(' ').collect();
     if fields.first() != Some(&"Z") {
-        return None;
+        return End::Running;
     }
-    // utime, stime, cutime, cstime: fields 14 to 17 of stat(5), 12 to 15 after the name.
+    // utime, stime, cutime, cstime: fields 14 to 17 of proc(5), 12 to 15 after the name.
     let ticks: f64 = fields
-        .get(11..15)?
+        .get(11..15)
+        .unwrap_or_default()
         .iter()
         .filter_map(|f| f.parse::<f64>().ok())
         .sum();
-    Some(ticks / USER_HZ)
+    End::Ended(ticks / USER_HZ)
 }
 
 /// The resident memory of `pid` (its peak so far, `VmHWM`) and of its children now, in
