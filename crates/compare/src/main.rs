@@ -1,5 +1,5 @@
-//! `greenwood-compare`: the seed's job — download a photo for each of N users from a local
-//! server — done the four ways the seed tells (a process per user, a thread per user, events,
+//! `greenwood-compare`: the job greenwood grew from — download a photo for each of N users
+//! from a local server — done the four ways Python's concurrency note tells (a process per user, a thread per user, events,
 //! green threads, the last both on greenwood's own sockets and as the threads' code made
 //! cooperative by `monkey::patch_all()`), measured side by side.
 //!
@@ -22,8 +22,9 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-/// The seed's downloader (a photo per user from a local server), run with processes, threads,
-/// tokio and greenlets: time, CPU, memory and failures side by side.
+/// Downloads a photo for each of N users from a local server five ways (a process, a thread,
+/// a tokio task, a greenlet per user, and the thread code patched into greenlets) and shows
+/// time, CPU, memory and failures side by side.
 #[derive(Parser)]
 #[command(name = "greenwood-compare", version)]
 struct Cli {
@@ -174,14 +175,13 @@ fn compare(cli: Cli) -> ExitCode {
         indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
             .expect("a valid template"),
     );
-    let records = sweep::run(&plan, |done, total, what| {
-        if total == 0 {
-            bar.suspend(|| println!("note: {what}"));
-            return;
+    let records = sweep::run(&plan, |p| match p {
+        sweep::Progress::Note(what) => bar.suspend(|| println!("note: {what}")),
+        sweep::Progress::Step { done, total, what } => {
+            bar.set_length(total);
+            bar.set_position(done);
+            bar.set_message(what.to_owned());
         }
-        bar.set_length(total);
-        bar.set_position(done);
-        bar.set_message(what.to_owned());
     });
     bar.finish_and_clear();
     let records = match records {

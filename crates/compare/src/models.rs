@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::photo;
 
-/// The models, in the order the seed tells them.
+/// The models, in the order Python's concurrency note tells them.
 pub const MODELS: [&str; 5] = [
     "processes",
     "threads",
@@ -48,7 +48,7 @@ impl Outcome {
     }
 }
 
-/// The seed's `download_photo(user)`, written for threads: blocking `std::net`, nothing
+/// The classic `download_photo(user)`, written for threads: blocking `std::net`, nothing
 /// else. The `threads` model runs it on a thread per user, `processes` in a process per
 /// user, and `greenlets-monkey` runs this very function in greenlets after
 /// `greenwood::monkey::patch_all()`.
@@ -101,8 +101,9 @@ async fn download_photo_async(addr: SocketAddr, user: u32, size: usize) -> Resul
     }
 }
 
-/// Runs `model` for users `0..users`; `errors` is a file the `processes` model's children
-/// append their errors to.
+/// Runs `model` for users `0..users` against the server whose first address is `addr` (each
+/// user downloads from its [`photo::address`]); `errors` is a file the `processes` model's
+/// children append their errors to.
 pub fn run(model: &str, users: u32, addr: SocketAddr, size: usize, errors: &Path) -> Outcome {
     let started = std::time::Instant::now();
     let mut out = match model {
@@ -144,7 +145,7 @@ fn processes(users: u32, addr: SocketAddr, size: usize, errors: &Path) -> Outcom
     for user in 0..users {
         let child = Command::new(&exe)
             .arg("download")
-            .arg(addr.to_string())
+            .arg(photo::address(addr.port(), user).to_string())
             .arg(user.to_string())
             .arg(size.to_string())
             .arg(errors)
@@ -214,7 +215,9 @@ fn threads(users: u32, addr: SocketAddr, size: usize) -> Outcome {
     let mut out = Outcome::default();
     let mut handles = Vec::with_capacity(users as usize);
     for user in 0..users {
-        match std::thread::Builder::new().spawn(move || download_photo(addr, user, size)) {
+        match std::thread::Builder::new()
+            .spawn(move || download_photo(photo::address(addr.port(), user), user, size))
+        {
             Ok(h) => handles.push(h),
             Err(e) => {
                 out.fail(
@@ -250,7 +253,13 @@ fn events(users: u32, addr: SocketAddr, size: usize) -> Outcome {
     };
     rt.block_on(async {
         let tasks: Vec<_> = (0..users)
-            .map(|user| tokio::spawn(download_photo_async(addr, user, size)))
+            .map(|user| {
+                tokio::spawn(download_photo_async(
+                    photo::address(addr.port(), user),
+                    user,
+                    size,
+                ))
+            })
             .collect();
         for t in tasks {
             out.record(
@@ -265,12 +274,16 @@ fn events(users: u32, addr: SocketAddr, size: usize) -> Outcome {
 /// A greenlet per user with greenwood's own sockets.
 fn greenlets(users: u32, addr: SocketAddr, size: usize) -> Outcome {
     let jobs: Vec<_> = (0..users)
-        .map(|user| greenwood::spawn(move || download_photo_greenwood(addr, user, size)))
+        .map(|user| {
+            greenwood::spawn(move || {
+                download_photo_greenwood(photo::address(addr.port(), user), user, size)
+            })
+        })
         .collect();
     collect(jobs)
 }
 
-/// The seed's gevent snippet: `patch_all()`, then the threads model's very function in a
+/// gevent's classic snippet: `patch_all()`, then the threads model's very function in a
 /// greenlet per user.
 fn greenlets_monkey(users: u32, addr: SocketAddr, size: usize) -> Outcome {
     if let Err(e) = greenwood::monkey::patch_all() {
@@ -281,7 +294,9 @@ fn greenlets_monkey(users: u32, addr: SocketAddr, size: usize) -> Outcome {
         };
     }
     let jobs: Vec<_> = (0..users)
-        .map(|user| greenwood::spawn(move || download_photo(addr, user, size)))
+        .map(|user| {
+            greenwood::spawn(move || download_photo(photo::address(addr.port(), user), user, size))
+        })
         .collect();
     collect(jobs)
 }

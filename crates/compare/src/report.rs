@@ -112,6 +112,8 @@ pub fn svg(records: &[Record], path: &Path) -> Result<(), String> {
         chart
             .configure_mesh()
             .x_desc("users")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{y}"))
             .draw()
             .map_err(|e| e.to_string())?;
         for (i, m) in models.iter().enumerate() {
@@ -145,7 +147,7 @@ pub fn svg(records: &[Record], path: &Path) -> Result<(), String> {
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
+            .position(SeriesLabelPosition::LowerRight)
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
             .draw()

@@ -22,20 +22,51 @@ struct InFlight {
     peak: Cell<u64>,
 }
 
-/// Serves photos of `size` bytes on 127.0.0.1 (a free port), each after `latency`; prints
-/// `listening <address>` on stdout once it accepts, then serves until the process is killed.
+/// Serves photos of `size` bytes on one port of the loopback addresses [`photo::address`]
+/// spreads users over, each after `latency`; prints `listening <first address>` on stdout once
+/// it accepts, then serves until the process is killed.
 pub fn serve(size: usize, latency: Duration) -> io::Result<()> {
     let flight = Rc::new(InFlight::default());
-    let server = StreamServer::bind("127.0.0.1:0", move |conn, _peer: SocketAddr| {
-        // A downloader that gave up (or was killed with its model) is not the server's
-        // failure to report: the downloader reports it.
-        let _ = answer(conn, size, latency, &flight);
+    let servers = bind_all(|| {
+        let flight = flight.clone();
+        move |conn, _peer: SocketAddr| {
+            // A downloader that gave up (or was killed with its model) is not the server's
+            // failure to report: the downloader reports it.
+            let _ = answer(conn, size, latency, &flight);
+        }
     })?;
-    server.start()?;
-    let addr = server.local_addr()?;
-    println!("listening {addr}");
+    for s in &servers {
+        s.start()?;
+    }
+    println!("listening {}", servers[0].local_addr()?);
     io::stdout().flush()?;
-    server.serve_forever()
+    servers[0].serve_forever()
+}
+
+/// A server on each of the spread addresses, all on one port (a free one on the first, which
+/// the others may have taken: then another).
+fn bind_all<H: Fn(TcpStream, SocketAddr) + 'static>(
+    handler: impl Fn() -> H,
+) -> io::Result<Vec<StreamServer>> {
+    let mut last = None;
+    for _ in 0..20 {
+        let first = StreamServer::bind(photo::address(0, 0), handler())?;
+        let port = first.local_addr()?.port();
+        let mut servers = vec![first];
+        for i in 1..photo::SPREAD {
+            match StreamServer::bind(photo::address(port, i), handler()) {
+                Ok(s) => servers.push(s),
+                Err(e) => {
+                    last = Some(e);
+                    break;
+                }
+            }
+        }
+        if servers.len() == photo::SPREAD as usize {
+            return Ok(servers);
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::other("no port free on every loopback address")))
 }
 
 /// Reads one request and answers it.

@@ -1,7 +1,7 @@
-//! The sweep: the photo server in a process of its own, then each model at each user count in
-//! a process of its own, measured from outside by reading `/proc`: wall time, CPU time (the
-//! model's own and its waited-for children's), peak RSS of everything it started, and, from
-//! the server, the peak of downloads in flight. A model that fails at a count is not run at
+//! The sweep: each model at each user count in a process of its own, against a photo server
+//! in a process of its own (a new one for each run), measured from outside by reading
+//! `/proc`: CPU time (the model's own and its waited-for children's), peak RSS of everything
+//! it started; by the model, its wall time; by the server, the peak of downloads in flight. A model that fails at a count is not run at
 //! larger ones; a count the machine cannot afford (memory, descriptors) is skipped with the
 //! reason, before it starts.
 
@@ -74,24 +74,31 @@ pub struct Plan {
 /// Descriptors a process needs besides one per download: std's, the runtime's, slack.
 const FD_SLACK: u64 = 64;
 
-/// Runs the plan; `progress(done, total, what)` is told of each step.
-pub fn run(plan: &Plan, mut progress: impl FnMut(u64, u64, &str)) -> std::io::Result<Vec<Record>> {
+/// What [`run`] tells its caller as it goes.
+pub enum Progress<'a> {
+    /// `done` of `total` runs are over; `what` is the next.
+    Step {
+        done: u64,
+        total: u64,
+        what: &'a str,
+    },
+    /// Something the user should know before the table (a limit that rules counts out).
+    Note(&'a str),
+}
+
+/// Runs the plan, telling `progress` of each step.
+pub fn run(plan: &Plan, mut progress: impl FnMut(Progress)) -> std::io::Result<Vec<Record>> {
     let fd_hard = raise_fd_limit();
     if let Some(&too_many) = plan
         .users
         .iter()
         .find(|&&u| fd_limit_rules_out(u, fd_hard).is_some())
     {
-        progress(
-            0,
-            0,
-            &format!(
-                "the hard RLIMIT_NOFILE of {fd_hard} rules out counts above {} ({too_many} asked for)",
-                fd_hard - FD_SLACK.min(fd_hard)
-            ),
-        );
+        progress(Progress::Note(&format!(
+            "the hard RLIMIT_NOFILE of {fd_hard} rules out counts above {} ({too_many} asked for)",
+            fd_hard - FD_SLACK.min(fd_hard)
+        )));
     }
-    let server = PhotoServer::start(plan.size, plan.latency)?;
     let mut counts = plan.users.clone();
     counts.sort_unstable();
     counts.dedup();
@@ -102,7 +109,11 @@ pub fn run(plan: &Plan, mut progress: impl FnMut(u64, u64, &str)) -> std::io::Re
         std::env::temp_dir().join(format!("greenwood-compare-{}.errors", std::process::id()));
     for &users in &counts {
         for model in &plan.models {
-            progress(done, total, &format!("{model}, {users} users"));
+            progress(Progress::Step {
+                done,
+                total,
+                what: &format!("{model}, {users} users"),
+            });
             let last = records.iter().rev().find(|r| &r.model == model);
             let record = if let Some(why) = last.and_then(stop_after) {
                 Record::skipped(model, users, why)
@@ -113,6 +124,10 @@ pub fn run(plan: &Plan, mut progress: impl FnMut(u64, u64, &str)) -> std::io::Re
             {
                 Record::skipped(model, users, why)
             } else {
+                // A server of its own for each run: on a new port, the connections the last
+                // run left in TIME_WAIT (a minute, on the same addresses) do not make this
+                // run's `connect`s search for a free port.
+                let server = PhotoServer::start(plan.size, plan.latency)?;
                 let _ = std::fs::remove_file(&errors);
                 measure(model, users, plan, server.addr, &errors)
             };
@@ -121,7 +136,11 @@ pub fn run(plan: &Plan, mut progress: impl FnMut(u64, u64, &str)) -> std::io::Re
         }
     }
     let _ = std::fs::remove_file(&errors);
-    progress(done, total, "done");
+    progress(Progress::Step {
+        done,
+        total,
+        what: "done",
+    });
     Ok(records)
 }
 

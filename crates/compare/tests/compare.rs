@@ -159,3 +159,25 @@ fn bad_arguments_say_what_is_wrong() {
     assert_eq!(code, Some(2));
     assert!(err.contains("above 0"), "{err}");
 }
+
+#[test]
+fn a_count_beyond_the_descriptor_limit_is_named_and_skipped() {
+    // Two billion connections at once: above any RLIMIT_NOFILE Linux allows (nr_open is at
+    // most 2^30), for the server as for the model.
+    let (records, stdout) = compare(
+        "fds",
+        &["--users", "10,2000000000", "--models", "greenlets"],
+    );
+    assert!(
+        stdout.contains("note: the hard RLIMIT_NOFILE of")
+            && stdout.contains("2000000000 asked for"),
+        "{stdout}"
+    );
+    assert_eq!(records.len(), 2, "{stdout}");
+    assert_eq!(field(&records[0], "failures"), 0);
+    let skipped = field(&records[1], "skipped").as_str().expect("skipped");
+    assert!(
+        skipped.contains("descriptors per process") && skipped.contains("ulimit -Hn"),
+        "{skipped}"
+    );
+}
