@@ -317,6 +317,7 @@ impl Builder {
         F: FnOnce() -> T + 'static,
         T: 'static,
     {
+        crate::monitor::start_from_env();
         let hub = hub::hub_greenlet();
         let mut b = greenlet::Builder::new().parent(&hub);
         if let Some(n) = &self.name {

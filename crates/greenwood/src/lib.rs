@@ -97,6 +97,7 @@ mod greenlet;
 mod io;
 pub mod local;
 pub mod lock;
+pub mod monitor;
 #[cfg(feature = "monkey")]
 pub mod monkey;
 pub mod net;
@@ -107,6 +108,7 @@ pub mod server;
 pub mod signal;
 pub mod threadpool;
 mod timeout;
+pub mod util;
 mod wait;
 
 pub use crate::error::{Elapsed, ErrorKind, GreenletError, LoopExit};

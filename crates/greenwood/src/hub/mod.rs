@@ -16,6 +16,7 @@
 //! | `reactor.rs` | the poller, registered sources and their generations, readiness dispatch |
 //! | `remote.rs` | the remote queue other threads use, [`HubHandle`], cross-thread signals |
 //! | `report.rs` | reports and the panic hook (public as [`crate::report`]) |
+//! | `stats.rs` | [`Stats`], the heartbeat the [monitor](crate::monitor) thread reads, the switch gaps `util::assert_switches` measures |
 //!
 //! # Concepts
 //!
@@ -119,6 +120,8 @@ use crate::hub::reactor::Reactor;
 pub use crate::hub::remote::{HubGone, HubHandle};
 use crate::hub::remote::{Remote, SignalState};
 use crate::hub::report::ReportKind;
+pub use crate::hub::stats::Stats;
+use crate::hub::stats::{watched, Beat, Gaps, Who};
 use crate::hub::task::{Interrupt, Kind, Task, WaitOn, Waker};
 use crate::hub::timer::{TimerKey, Wheel};
 
@@ -126,6 +129,7 @@ pub(crate) mod handoff;
 pub(crate) mod reactor;
 pub(crate) mod remote;
 pub(crate) mod report;
+pub(crate) mod stats;
 pub(crate) mod task;
 pub(crate) mod timer;
 pub(crate) mod waitlist;
@@ -202,6 +206,18 @@ pub(crate) struct HubInner {
     /// The last raw greenlet (made with the `greenlet` crate) that parked: `LoopExit` goes
     /// to it when the main greenlet is not waiting.
     last_raw: RefCell<Weak<Task>>,
+
+    // -- what the hub counts (`stats.rs`) --
+    /// Progress, as the monitor thread reads it.
+    beat: Arc<Beat>,
+    /// The longest gap between switches, while `util::assert_switches` measures.
+    pub(crate) gaps: Gaps,
+    /// Greenlets resumed and callbacks run, greenlets spawned, turns of the loop, time
+    /// blocked in the poll.
+    switches: Cell<u64>,
+    spawned: Cell<u64>,
+    turns: Cell<u64>,
+    blocked_in_poll: Cell<Duration>,
 
     // -- failures and the process --
     /// This thread's handler for failed greenlets, if one was set.
@@ -307,6 +323,12 @@ impl HubInner {
                 signals: RefCell::new(Slab::new()),
                 failure_handler: RefCell::new(None),
                 pid: std::process::id(),
+                beat: Beat::new(),
+                gaps: Gaps::default(),
+                switches: Cell::new(0),
+                spawned: Cell::new(0),
+                turns: Cell::new(0),
+                blocked_in_poll: Cell::new(Duration::ZERO),
             }
         });
         if let Some(e) = glet_result.into_inner() {
@@ -350,7 +372,21 @@ impl HubInner {
         }
     }
 
+    /// Counts a switch to `task` (`None`: a callback on the hub): a `Cell`, and, while a
+    /// monitor watches, the beat.
+    #[inline]
+    fn switching(&self, task: Option<&Task>) {
+        let n = self.switches.get() + 1;
+        self.switches.set(n);
+        if watched() {
+            self.beat
+                .switched(n, task.map_or(0, |t| t.id.get()), self.tasks.borrow().len());
+        }
+        self.gaps.switched();
+    }
+
     fn turn(&self) {
+        self.turns.set(self.turns.get() + 1);
         self.take_remote();
         if !self.timers.borrow().is_empty() {
             self.expire_timers(Instant::now());
@@ -456,7 +492,23 @@ impl HubInner {
 
     fn poll_io(&self, timeout: Option<Duration>) {
         self.since_poll.set(0);
+        if timeout == Some(Duration::ZERO) {
+            self.reactor.poll(timeout);
+            return;
+        }
+        // A poll that may block: the hub waits, and nothing holds the loop.
+        self.beat
+            .polling
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.gaps.waiting();
+        let started = Instant::now();
         self.reactor.poll(timeout);
+        self.blocked_in_poll
+            .set(self.blocked_in_poll.get() + started.elapsed());
+        self.gaps.woke();
+        self.beat
+            .polling
+            .store(false, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Nothing can ever wake anyone: wake the main greenlet (or whoever is parked) with
@@ -543,13 +595,19 @@ fn run(weak: Weak<HubInner>) {
         };
         match next {
             Ready::Resume(task) => {
-                let g = weak.upgrade().and_then(|hub| hub.resume_target(&task));
+                let g = weak.upgrade().and_then(|hub| {
+                    hub.switching(Some(&task));
+                    hub.resume_target(&task)
+                });
                 drop(task);
                 if let Some(g) = g {
                     g.switch(());
                 }
             }
             Ready::Call(f) => {
+                if let Some(hub) = weak.upgrade() {
+                    hub.switching(None);
+                }
                 if let Err(p) = report::catch(me.as_deref(), f) {
                     report::emit(
                         ReportKind::CallbackPanicked,
@@ -576,6 +634,9 @@ pub(crate) fn set_main_task(task: &Rc<Task>) {
     with(|hub| {
         *hub.main.borrow_mut() = Rc::downgrade(task);
         hub.main_glet.set(Some(greenlet::getcurrent()));
+        hub.beat
+            .main
+            .store(task.id.get(), std::sync::atomic::Ordering::Relaxed);
     });
 }
 
@@ -590,6 +651,7 @@ pub(crate) fn next_to_run() -> greenlet::Greenlet {
             let mut ready = hub.ready.borrow_mut();
             if let Some(Ready::Resume(task)) = ready.front() {
                 if let Some(g) = hub.resume_target(task) {
+                    hub.switching(Some(task));
                     let entry = ready.pop_front();
                     drop(ready);
                     hub.batch_left.set(left - 1);
@@ -608,7 +670,19 @@ pub(crate) fn note_raw_park(task: &Rc<Task>) {
 }
 
 pub(crate) fn register(task: &Rc<Task>) {
-    with(|hub| task.slot.set(hub.tasks.borrow_mut().insert(task.clone())));
+    with(|hub| {
+        task.slot.set(hub.tasks.borrow_mut().insert(task.clone()));
+        hub.spawned.set(hub.spawned.get() + 1);
+        if watched() {
+            hub.beat.spawned(
+                task.id.get(),
+                Who {
+                    name: task.name.clone(),
+                    site: task.site,
+                },
+            );
+        }
+    });
 }
 
 pub(crate) fn unregister(task: &Task) {
@@ -616,6 +690,9 @@ pub(crate) fn unregister(task: &Task) {
     if slot != usize::MAX {
         try_with(|hub| {
             let removed = hub.tasks.borrow_mut().try_remove(slot);
+            if watched() {
+                hub.beat.finished(task.id.get());
+            }
             drop(removed);
         });
     }
@@ -848,6 +925,35 @@ impl Hub {
     /// ```
     pub fn pending_timers(&self) -> usize {
         self.inner.timers.borrow().len()
+    }
+
+    /// The hub's counters: greenlets alive and spawned, switches, turns of the loop, timers,
+    /// registered descriptors, time blocked in the poll, and the longest time without a
+    /// switch while a [monitor](crate::monitor) watched.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let hub = greenwood::hub::get_hub();
+    /// let before = hub.stats();
+    /// let gs: Vec<_> = (0..10).map(|_| greenwood::spawn(|| ())).collect();
+    /// greenwood::joinall(&gs);
+    /// let after = hub.stats();
+    /// assert_eq!(after.spawned - before.spawned, 10);
+    /// assert_eq!(after.alive, 0);
+    /// ```
+    pub fn stats(&self) -> Stats {
+        let hub = &self.inner;
+        Stats {
+            alive: hub.tasks.borrow().len(),
+            spawned: hub.spawned.get(),
+            switches: hub.switches.get(),
+            turns: hub.turns.get(),
+            timers: hub.timers.borrow().len(),
+            fds: hub.reactor.registered(),
+            blocked_in_poll: hub.blocked_in_poll.get(),
+            longest_without_switch: hub.beat.longest_without_switch(),
+        }
     }
 
     /// A handle other threads can use to run callbacks on this hub.

@@ -133,6 +133,11 @@ impl Reactor {
         !self.sources.borrow().is_empty()
     }
 
+    /// How many sources are registered.
+    pub(crate) fn registered(&self) -> usize {
+        self.sources.borrow().len()
+    }
+
     /// Whether a greenlet is parked on a source.
     pub(crate) fn has_waiters(&self) -> bool {
         self.waiters.get() > 0

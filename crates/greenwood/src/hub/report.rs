@@ -47,6 +47,10 @@ pub enum ReportKind {
     /// A server's accept or receive failed for a reason that is not the peer's; it backs
     /// off and retries.
     ServerError,
+    /// The [monitor](crate::monitor) noticed a greenlet holding its hub's loop.
+    LoopHeld,
+    /// The loop the monitor reported held moves again.
+    LoopReleased,
 }
 
 /// One thing greenwood reports: what it is about, and the message (without the `greenwood: `

@@ -1,0 +1,411 @@
+//! The monitor: one thread per process that notices a hub whose loop is held — a greenlet that
+//! computes, or makes a blocking call greenwood did not make cooperative — and says which
+//! greenlet holds it, on which thread, for how long; and again when it lets go.
+//!
+//! Off by default. [`start`] switches it on, or the environment does: `GREENWOOD_MONITOR=1`
+//! starts it at the first spawn, with the threshold `GREENWOOD_MAX_BLOCKING_MS` (default 100).
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//!
+//! let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+//! let s = seen.clone();
+//! greenwood::monitor::start(
+//!     greenwood::monitor::Config::new()
+//!         .threshold(Duration::from_millis(50))
+//!         .handler(move |b: &greenwood::monitor::Blocking| s.lock().unwrap().push(b.to_string())),
+//! );
+//! let hog = greenwood::Builder::new().name("hog").spawn(|| {
+//!     let start = Instant::now();
+//!     while start.elapsed() < Duration::from_millis(300) {} // never yields
+//! }).unwrap();
+//! let _other = greenwood::spawn(|| ()); // someone the hog keeps waiting
+//! hog.join();
+//! greenwood::sleep(Duration::from_millis(100)); // the monitor sees the loop move again
+//! greenwood::monitor::stop();
+//! let seen = seen.lock().unwrap();
+//! assert!(seen[0].contains("greenlet 'hog'"), "{}", seen[0]);
+//! assert!(seen[1].contains("let go of"), "{}", seen[1]);
+//! ```
+//!
+//! # How it works
+//!
+//! Each hub counts its switches (a greenlet resumed, a callback run) and, while a monitor
+//! runs, also stores the count and who it switched to in atomics that only its thread writes
+//! (plain stores), and says when it blocks in its poll. Without a monitor, a switch costs a
+//! counter and one load. The monitor thread looks at every hub several times per
+//! threshold: a count that stood still for longer than the threshold while the hub was not
+//! in its poll, with greenlets alive on it, is a held loop. It reports the incident once,
+//! naming the greenlet the hub resumed last (name, id and spawn site, recorded at spawn while
+//! a monitor runs), and a second time when the count moves again, with how long the loop was
+//! held. The longest hold it saw shows in [`Hub::stats`](crate::hub::Hub::stats).
+//!
+//! Reports go to the [`Config::handler`], or else to [`report`](crate::report) (stderr,
+//! `tracing` or `log`) with the kinds [`ReportKind::LoopHeld`] and
+//! [`ReportKind::LoopReleased`].
+
+use std::collections::HashMap;
+use std::fmt;
+use std::panic::Location;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, Once, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::hub::report::{self, ReportKind};
+use crate::hub::stats::{self, Beat};
+
+/// A handler for [`Blocking`] incidents; see [`Config::handler`].
+pub type BlockingHandler = Arc<dyn Fn(&Blocking) + Send + Sync>;
+
+/// How the monitor runs.
+///
+/// # Examples
+///
+/// ```
+/// let config = greenwood::monitor::Config::new()
+///     .threshold(std::time::Duration::from_millis(20))
+///     .handler(|b| eprintln!("{b}"));
+/// # drop(config);
+/// ```
+#[derive(Clone)]
+pub struct Config {
+    threshold: Duration,
+    handler: Option<BlockingHandler>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config::new()
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("threshold", &self.threshold)
+            .field("handler", &self.handler.is_some())
+            .finish()
+    }
+}
+
+impl Config {
+    /// A threshold of 100 ms, reports to [`report`](crate::report).
+    pub fn new() -> Config {
+        Config {
+            threshold: Duration::from_millis(100),
+            handler: None,
+        }
+    }
+
+    /// The configuration the environment asks for: `GREENWOOD_MONITOR=1` (anything but
+    /// empty or `0`), threshold `GREENWOOD_MAX_BLOCKING_MS`; `None` when it asks for none.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// // Unless the environment switches it on:
+    /// if std::env::var_os("GREENWOOD_MONITOR").is_none() {
+    ///     assert!(greenwood::monitor::Config::from_env().is_none());
+    /// }
+    /// ```
+    pub fn from_env() -> Option<Config> {
+        let on = std::env::var("GREENWOOD_MONITOR").ok()?;
+        if on.is_empty() || on == "0" {
+            return None;
+        }
+        let mut config = Config::new();
+        if let Some(ms) = std::env::var("GREENWOOD_MAX_BLOCKING_MS")
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+        {
+            config = config.threshold(Duration::from_millis(ms));
+        }
+        Some(config)
+    }
+
+    /// How long a hub may go without a switch before it is reported (at least 1 ms).
+    pub fn threshold(mut self, d: Duration) -> Config {
+        self.threshold = d.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Where incidents go, instead of [`report`](crate::report). It runs on the monitor's
+    /// thread.
+    pub fn handler(mut self, f: impl Fn(&Blocking) + Send + Sync + 'static) -> Config {
+        self.handler = Some(Arc::new(f));
+        self
+    }
+}
+
+/// A loop held for longer than the threshold: reported when noticed, and again when the loop
+/// is let go.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Blocking {
+    /// The hub's thread, by name or id.
+    pub thread: String,
+    /// The greenlet that holds the loop, by id; `None`: a callback the hub runs, or one
+    /// resumed before the monitor started (`since_before_start`).
+    pub greenlet: Option<u64>,
+    /// Its name, if it has one and was spawned while a monitor ran.
+    pub name: Option<String>,
+    /// Where it was spawned, if it was spawned while a monitor ran.
+    pub spawned_at: Option<&'static Location<'static>>,
+    /// Whether it is the thread's main greenlet.
+    pub main: bool,
+    /// The loop has been held since before the monitor started: who holds it is not known.
+    pub since_before_start: bool,
+    /// How long the loop has been held (`released`: how long it was held in all).
+    pub held: Duration,
+    /// False when the incident is noticed, true when the loop moves again.
+    pub released: bool,
+}
+
+impl fmt::Display for Blocking {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let who = match (self.greenlet, &self.name, self.main) {
+            (None, _, _) if self.since_before_start => {
+                "a greenlet resumed before the monitor started".to_owned()
+            }
+            (None, _, _) => "a callback run by the hub".to_owned(),
+            (Some(_), _, true) => "the main greenlet".to_owned(),
+            (Some(id), Some(n), _) => format!("greenlet '{n}' (id {id})"),
+            (Some(id), None, _) => format!("greenlet {id}"),
+        };
+        let site = match self.spawned_at {
+            Some(s) => format!(", spawned at {}:{}:{},", s.file(), s.line(), s.column()),
+            None if self.greenlet.is_some() && !self.main && self.name.is_none() => {
+                " (spawned before the monitor started)".to_owned()
+            }
+            None => String::new(),
+        };
+        let ms = self.held.as_secs_f64() * 1e3;
+        if self.released {
+            write!(
+                f,
+                "{who}{site} let go of the loop of thread {} after holding it for {ms:.0} ms",
+                self.thread
+            )
+        } else {
+            write!(
+                f,
+                "{who}{site} has held the loop of thread {} for {ms:.0} ms without switching: \
+                 the other greenlets of that thread cannot run. It computes, or makes a \
+                 blocking call greenwood did not make cooperative (greenwood::sleep(0) \
+                 yields; greenwood::spawn_blocking runs blocking work on the thread pool)",
+                self.thread
+            )
+        }
+    }
+}
+
+/// The running monitor's configuration, and how to wake its thread.
+struct Shared {
+    config: Mutex<Option<Config>>,
+    changed: Condvar,
+    /// Which thread is the monitor: one that finds another number here has been replaced
+    /// (a `stop` and a `start` before it looked again) and ends.
+    generation: AtomicU64,
+}
+
+static SHARED: Shared = Shared {
+    config: Mutex::new(None),
+    changed: Condvar::new(),
+    generation: AtomicU64::new(0),
+};
+
+/// Starts the monitor with `config`, or gives the running one this configuration.
+///
+/// # Examples
+///
+/// ```
+/// greenwood::monitor::start(greenwood::monitor::Config::new());
+/// assert!(greenwood::monitor::is_running());
+/// greenwood::monitor::stop();
+/// ```
+pub fn start(config: Config) {
+    let mut c = SHARED.config.lock().unwrap_or_else(PoisonError::into_inner);
+    let was_running = c.is_some();
+    *c = Some(config);
+    stats::WATCHED.store(true, Ordering::SeqCst);
+    SHARED.changed.notify_all();
+    drop(c);
+    if !was_running {
+        let generation = SHARED.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let spawned = std::thread::Builder::new()
+            .name("greenwood-monitor".into())
+            .spawn(move || watch(generation));
+        if let Err(e) = spawned {
+            report::emit(
+                ReportKind::LoopHeld,
+                format!("the monitor's thread could not be started: {e}; nothing is watched"),
+            );
+            stop();
+        }
+    }
+}
+
+/// Stops the monitor; its thread ends within one look at the hubs.
+///
+/// # Examples
+///
+/// ```
+/// greenwood::monitor::stop(); // without a monitor running, nothing happens
+/// assert!(!greenwood::monitor::is_running());
+/// ```
+pub fn stop() {
+    let mut c = SHARED.config.lock().unwrap_or_else(PoisonError::into_inner);
+    *c = None;
+    stats::WATCHED.store(false, Ordering::SeqCst);
+    SHARED.changed.notify_all();
+}
+
+/// Whether a monitor runs.
+pub fn is_running() -> bool {
+    SHARED
+        .config
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .is_some()
+}
+
+/// Starts the monitor if the environment asks for it, once per process (at the first spawn).
+pub(crate) fn start_from_env() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if let Some(config) = Config::from_env() {
+            start(config);
+        }
+    });
+}
+
+/// What the monitor knows of one hub between looks.
+struct Watch {
+    beat: Arc<Beat>,
+    /// The switch count at the last look where it moved.
+    count: u64,
+    /// When it last moved (or the hub last waited in its poll).
+    since: Instant,
+    /// The incident being held, once reported.
+    reported: Option<Blocking>,
+}
+
+/// The monitor's thread: looks at every hub four times per threshold.
+fn watch(generation: u64) {
+    let mut watches: HashMap<usize, Watch> = HashMap::new();
+    let current = || SHARED.generation.load(Ordering::SeqCst) == generation;
+    loop {
+        let config = {
+            let c = SHARED.config.lock().unwrap_or_else(PoisonError::into_inner);
+            match &*c {
+                Some(config) if current() => config.clone(),
+                _ => return,
+            }
+        };
+        let now = Instant::now();
+        let beats = stats::beats();
+        watches.retain(|k, _| beats.iter().any(|b| Arc::as_ptr(b) as usize == *k));
+        for beat in beats {
+            let key = Arc::as_ptr(&beat) as usize;
+            let w = watches.entry(key).or_insert_with(|| Watch {
+                count: beat.switches.load(Ordering::Relaxed),
+                since: now,
+                reported: None,
+                beat: beat.clone(),
+            });
+            look(w, now, &config);
+        }
+        let c = SHARED.config.lock().unwrap_or_else(PoisonError::into_inner);
+        if c.is_none() || !current() {
+            return;
+        }
+        let period = config.threshold / 4;
+        let _ = SHARED.changed.wait_timeout(c, period);
+    }
+}
+
+/// One look at one hub.
+fn look(w: &mut Watch, now: Instant, config: &Config) {
+    let beat = &w.beat;
+    let count = beat.switches.load(Ordering::Relaxed);
+    let polling = beat.polling.load(Ordering::Relaxed);
+    if count != w.count || polling {
+        let held = now - w.since;
+        if count != w.count {
+            note_longest(beat, held);
+        }
+        if let Some(mut b) = w.reported.take() {
+            b.held = held;
+            b.released = true;
+            tell(config, &b);
+        }
+        w.count = count;
+        w.since = now;
+        return;
+    }
+    let held = now - w.since;
+    note_longest(beat, held);
+    if w.reported.is_none() && held >= config.threshold && beat.alive.load(Ordering::Relaxed) > 0 {
+        let b = incident(beat, held);
+        tell(config, &b);
+        w.reported = Some(b);
+    }
+}
+
+fn note_longest(beat: &Beat, held: Duration) {
+    let ns = u64::try_from(held.as_nanos()).unwrap_or(u64::MAX - 1);
+    let was = beat.longest.load(Ordering::Relaxed);
+    if was == u64::MAX || ns > was {
+        beat.longest.store(ns, Ordering::Relaxed);
+    }
+}
+
+/// The incident as reports tell it: who the hub resumed last.
+fn incident(beat: &Beat, held: Duration) -> Blocking {
+    let id = beat.running.load(Ordering::Relaxed);
+    let main = id != 0 && id == beat.main.load(Ordering::Relaxed);
+    let before = id == u64::MAX;
+    let who = beat
+        .who
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&id)
+        .cloned();
+    Blocking {
+        thread: beat.thread.clone(),
+        greenlet: (id != 0 && !before).then_some(id),
+        since_before_start: before,
+        name: who
+            .as_ref()
+            .and_then(|w| w.name.as_deref().map(str::to_owned)),
+        spawned_at: who.and_then(|w| w.site),
+        main,
+        held,
+        released: false,
+    }
+}
+
+fn tell(config: &Config, b: &Blocking) {
+    match &config.handler {
+        Some(h) => {
+            let told = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h(b)));
+            if let Err(p) = told {
+                report::emit(
+                    ReportKind::CallbackPanicked,
+                    format!(
+                        "the monitor's handler panicked{}; the monitor goes on",
+                        report::caught(&*p)
+                    ),
+                );
+            }
+        }
+        None => report::emit(
+            if b.released {
+                ReportKind::LoopReleased
+            } else {
+                ReportKind::LoopHeld
+            },
+            b.to_string(),
+        ),
+    }
+}

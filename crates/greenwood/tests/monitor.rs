@@ -1,0 +1,196 @@
+//! The monitor, `Hub::stats` and `util::assert_switches`.
+//!
+//! The monitor is process-wide: the tests take turns (`ONE_MONITOR`; the others' spinning
+//! would also compete for the two cores) and keep only the reports about their own thread.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use greenwood::monitor::{self, Blocking, Config};
+
+static ONE_MONITOR: Mutex<()> = Mutex::new(());
+
+/// Starts the monitor with `threshold`, collecting the incidents of this thread.
+fn watch(threshold: Duration) -> Arc<Mutex<Vec<Blocking>>> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    let me = std::thread::current().name().unwrap_or("").to_owned();
+    monitor::start(Config::new().threshold(threshold).handler(move |b| {
+        if b.thread.contains(&me) {
+            s.lock().unwrap().push(b.clone());
+        }
+    }));
+    seen
+}
+
+fn spin(d: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < d {
+        std::hint::spin_loop();
+    }
+}
+
+/// Waits in greenwood (the hub polls: the monitor sees the loop move again).
+fn settle() {
+    greenwood::sleep(Duration::from_millis(150));
+}
+
+#[test]
+fn a_spinning_greenlet_is_reported_by_name_and_spawn_site_then_let_go() {
+    let _one = ONE_MONITOR.lock().unwrap_or_else(|e| e.into_inner());
+    let seen = watch(Duration::from_millis(50));
+    let builder = greenwood::Builder::new().name("spinner");
+    let line = line!() + 1;
+    let hog = builder.spawn(|| spin(Duration::from_millis(300))).unwrap();
+    let bystander = greenwood::spawn(|| ());
+    hog.join();
+    settle();
+    monitor::stop();
+    assert!(bystander.dead());
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2, "one incident, noticed and let go: {seen:?}");
+    let (held, released) = (&seen[0], &seen[1]);
+    assert!(!held.released && released.released);
+    assert_eq!(held.name.as_deref(), Some("spinner"));
+    assert_eq!(held.greenlet, Some(hog.id()));
+    let site = held.spawned_at.expect("spawned while the monitor ran");
+    assert_eq!((site.file(), site.line()), (file!(), line));
+    assert!(held.held >= Duration::from_millis(50));
+    assert!(released.held >= held.held);
+    let text = held.to_string();
+    assert!(
+        text.contains("greenlet 'spinner'") && text.contains("without switching"),
+        "{text}"
+    );
+    assert!(
+        released.to_string().contains("let go of the loop"),
+        "{released}"
+    );
+    assert!(greenwood::hub::get_hub().stats().longest_without_switch >= Some(held.held));
+}
+
+#[test]
+fn a_greenlet_in_an_unpatched_std_sleep_is_reported() {
+    let _one = ONE_MONITOR.lock().unwrap_or_else(|e| e.into_inner());
+    let seen = watch(Duration::from_millis(50));
+    let sleeper = greenwood::Builder::new()
+        .name("std-sleeper")
+        .spawn(|| std::thread::sleep(Duration::from_millis(300)))
+        .unwrap();
+    sleeper.join();
+    settle();
+    monitor::stop();
+    let seen = seen.lock().unwrap();
+    assert!(
+        seen.first()
+            .is_some_and(|b| b.name.as_deref() == Some("std-sleeper")),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn the_main_greenlet_holding_the_loop_is_named_as_such() {
+    let _one = ONE_MONITOR.lock().unwrap_or_else(|e| e.into_inner());
+    let seen = watch(Duration::from_millis(50));
+    let waiting = greenwood::spawn(|| greenwood::sleep(Duration::from_millis(10)));
+    greenwood::sleep(Duration::ZERO); // the main greenlet blocks once: the hub knows it
+    spin(Duration::from_millis(300)); // while `waiting` waits
+    waiting.join();
+    settle();
+    monitor::stop();
+    let seen = seen.lock().unwrap();
+    let first = seen.first().expect("an incident");
+    assert!(first.main, "{first:?}");
+    assert!(
+        first.to_string().starts_with("the main greenlet has held"),
+        "{first}"
+    );
+}
+
+#[test]
+fn ten_thousand_greenlets_that_cooperate_are_not_reported() {
+    let _one = ONE_MONITOR.lock().unwrap_or_else(|e| e.into_inner());
+    let seen = watch(Duration::from_millis(100));
+    let mut all = Vec::new();
+    // Spawned 500 at a time, the spawning greenlet yielding between batches, as a
+    // well-behaved producer does (a debug build spawns slowly).
+    for _ in 0..20 {
+        for i in 0..500u64 {
+            all.push(greenwood::spawn(move || {
+                greenwood::sleep(Duration::from_millis(i % 20));
+                i
+            }));
+        }
+        greenwood::sleep(Duration::ZERO);
+    }
+    greenwood::joinall(&all);
+    settle();
+    monitor::stop();
+    assert!(all.iter().all(|g| g.successful()));
+    let seen = seen.lock().unwrap();
+    assert!(seen.is_empty(), "{seen:?}");
+}
+
+#[test]
+fn the_counters_add_up_on_a_known_workload() {
+    let _one = ONE_MONITOR.lock().unwrap_or_else(|e| e.into_inner());
+    let hub = greenwood::hub::get_hub();
+    let before = hub.stats();
+    // 100 greenlets: each is started (a switch) and resumed after its sleep (another).
+    let gs: Vec<_> = (0..100)
+        .map(|_| greenwood::spawn(|| greenwood::sleep(Duration::from_millis(1))))
+        .collect();
+    assert_eq!(hub.stats().alive, before.alive + 100);
+    greenwood::joinall(&gs);
+    let after = hub.stats();
+    assert_eq!(after.spawned - before.spawned, 100);
+    assert_eq!(after.alive, before.alive);
+    assert!(after.switches - before.switches >= 200, "{after:?}");
+    assert!(after.turns > before.turns);
+    assert!(
+        after.blocked_in_poll > before.blocked_in_poll,
+        "the sleeps were waited in poll"
+    );
+    // A timer and a descriptor while a greenlet waits on a socket with a timeout.
+    let listener = greenwood::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let l = std::rc::Rc::new(listener);
+    let l2 = l.clone();
+    let acceptor = greenwood::spawn(move || {
+        greenwood::with_timeout(Duration::from_secs(60), || l2.accept()).ok()
+    });
+    greenwood::sleep(Duration::ZERO);
+    let waiting = hub.stats();
+    assert!(waiting.timers > after.timers, "{waiting:?}");
+    assert!(waiting.fds > after.fds, "{waiting:?}");
+    acceptor.kill();
+    assert_eq!(hub.stats().timers, after.timers);
+}
+
+#[test]
+fn assert_switches_catches_a_hog_in_another_greenlet_and_nests() {
+    let _one = ONE_MONITOR.lock().unwrap_or_else(|e| e.into_inner());
+    use greenwood::util::assert_switches;
+    // The hog is not `f` itself: it runs while `f` waits.
+    let caught = std::panic::catch_unwind(|| {
+        assert_switches(Duration::from_millis(50), || {
+            let hog = greenwood::spawn(|| spin(Duration::from_millis(150)));
+            hog.join();
+        })
+    });
+    let msg = caught.expect_err("the hog is caught");
+    let msg = msg.downcast_ref::<String>().expect("a message");
+    assert!(msg.contains("without a switch"), "{msg}");
+    // Nested: the inner one measures its own part, the outer all of it.
+    let outer = std::panic::catch_unwind(|| {
+        assert_switches(Duration::from_millis(50), || {
+            assert_switches(Duration::from_secs(10), || spin(Duration::from_millis(100)));
+        })
+    });
+    assert!(outer.is_err(), "the outer measurement saw the inner hog");
+    // Cooperating code passes and gives back its value.
+    let v = assert_switches(Duration::from_millis(50), || {
+        greenwood::sleep(Duration::from_millis(60));
+        7
+    });
+    assert_eq!(v, 7);
+}
