@@ -329,6 +329,7 @@ impl Builder {
         let name = self.name.map(String::into_boxed_str);
         let task = Rc::new(Task::new(Kind::Spawned, 0, name, Some(site)));
         task.status.set(Status::New);
+        task.spawner.set(greenlet::getcurrent().id());
         let t = task.clone();
         let glet = b.build(move |_| body(t, f))?;
         task.id.set(glet.id());

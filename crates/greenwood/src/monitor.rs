@@ -199,6 +199,49 @@ impl fmt::Display for Blocking {
     }
 }
 
+/// Prints [`format_run_info`](crate::util::format_run_info) (every greenlet of every hub,
+/// what it waits on, the spawn tree) to stderr each time the process receives `signal`, as
+/// Go dumps its goroutines on `SIGQUIT`. A thread of its own waits for the signal and asks
+/// each hub through its remote queue, so the dump comes while greenlets are busy, as long as
+/// they switch; a hub whose loop is held is listed as not answering (with the greenlet the
+/// monitor saw it run, when a monitor runs).
+///
+/// # Errors
+///
+/// The signal cannot be handled (`SIGKILL`, `SIGSTOP`, the ones that report faults), or no
+/// pipe or thread could be made for it.
+///
+/// # Examples
+///
+/// ```no_run
+/// greenwood::monitor::dump_on_signal(libc::SIGQUIT)?; // then `kill -QUIT <pid>`
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn dump_on_signal(signal: i32) -> std::io::Result<()> {
+    use std::io::Read;
+    if signal_hook::consts::FORBIDDEN.contains(&signal) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("signal {signal} cannot be handled: SIGKILL, SIGSTOP and the fault signals are the kernel's"),
+        ));
+    }
+    let (mut rx, tx) = std::os::unix::net::UnixStream::pair()?;
+    let id = signal_hook::low_level::pipe::register(signal, tx)?;
+    let spawned = std::thread::Builder::new()
+        .name("greenwood-dump".into())
+        .spawn(move || {
+            let mut byte = [0u8; 1];
+            while matches!(rx.read(&mut byte), Ok(1)) {
+                eprint!("{}", crate::util::format_run_info());
+            }
+        });
+    if let Err(e) = spawned {
+        signal_hook::low_level::unregister(id);
+        return Err(e);
+    }
+    Ok(())
+}
+
 /// The running monitor's configuration, and how to wake its thread.
 struct Shared {
     config: Mutex<Option<Config>>,

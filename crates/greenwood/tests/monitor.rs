@@ -194,3 +194,143 @@ fn assert_switches_catches_a_hog_in_another_greenlet_and_nests() {
     });
     assert_eq!(v, 7);
 }
+
+#[test]
+fn the_run_info_says_what_each_greenlet_waits_on_and_who_spawned_whom() {
+    let _one = ONE_MONITOR.lock().unwrap_or_else(|e| e.into_inner());
+    monitor::start(Config::new()); // parks record since when
+    let ev = greenwood::event::Event::new();
+    let ev_line = line!() - 1;
+    let (a, _b) = greenwood::net::unix::UnixStream::pair().unwrap();
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&a);
+    let e = ev.clone();
+    let parent = greenwood::Builder::new()
+        .name("parent")
+        .spawn(move || {
+            let child = greenwood::Builder::new()
+                .name("reader")
+                .spawn(move || {
+                    let mut buf = [0u8; 1];
+                    let _ = std::io::Read::read(&mut &a, &mut buf);
+                })
+                .unwrap();
+            e.wait();
+            child.kill();
+        })
+        .unwrap();
+    greenwood::sleep(Duration::from_millis(20));
+    let info = greenwood::util::format_run_info();
+    monitor::stop();
+    ev.set();
+    parent.join();
+    assert!(info.contains("(this thread)"), "{info}");
+    let ev_site = format!("waits on Event created at {}:{ev_line}:", file!());
+    let line_of = |name: &str| {
+        info.lines()
+            .find(|l| l.starts_with(&format!("  greenlet '{name}'")))
+            .unwrap_or_else(|| panic!("no line for {name}:\n{info}"))
+            .to_owned()
+    };
+    let p = line_of("parent");
+    assert!(
+        p.contains(&ev_site) && p.contains("by the main greenlet"),
+        "{p}"
+    );
+    assert!(
+        p.contains(", for 0."),
+        "the park's duration while a monitor runs: {p}"
+    );
+    let r = line_of("reader");
+    assert!(
+        r.contains(&format!("waits on fd {fd} to become readable")),
+        "{r}"
+    );
+    assert!(r.contains("by greenlet 'parent'"), "{r}");
+    let tree = info.split("  tree:\n").nth(1).expect("a tree");
+    assert!(
+        tree.contains("└── greenlet 'parent'") && tree.contains("    └── greenlet 'reader'"),
+        "{tree}"
+    );
+}
+
+#[test]
+fn the_run_info_covers_the_hubs_of_other_threads() {
+    let _one = ONE_MONITOR.lock().unwrap_or_else(|e| e.into_inner());
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let other = std::thread::Builder::new()
+        .name("other-hub".into())
+        .spawn(move || {
+            let (done_tx, done_rx) = greenwood::threadpool::channel::<()>();
+            let g = greenwood::Builder::new()
+                .name("over-there")
+                .spawn(move || done_rx.recv())
+                .unwrap();
+            greenwood::sleep(Duration::ZERO);
+            ready_tx.send(done_tx).unwrap();
+            g.join();
+        })
+        .unwrap();
+    let done_tx = ready_rx.recv().unwrap();
+    let info = greenwood::util::format_run_info();
+    done_tx.send(()).unwrap();
+    other.join().unwrap();
+    assert!(info.contains("thread 'other-hub':"), "{info}");
+    assert!(info.contains("greenlet 'over-there'"), "{info}");
+}
+
+/// The child process of the signal test: a busy hub, a dump asked for by a signal.
+fn dump_child() {
+    monitor::dump_on_signal(libc::SIGUSR2).unwrap();
+    let ev = greenwood::event::Event::new();
+    let e = ev.clone();
+    let _waiter = greenwood::Builder::new()
+        .name("on-event")
+        .spawn(move || e.wait())
+        .unwrap();
+    let busy: Vec<_> = (0..4)
+        .map(|_| {
+            greenwood::spawn(|| {
+                let start = Instant::now();
+                while start.elapsed() < Duration::from_millis(600) {
+                    greenwood::sleep(Duration::ZERO); // busy, but switching
+                }
+            })
+        })
+        .collect();
+    greenwood::sleep(Duration::ZERO);
+    let status = std::process::Command::new("kill")
+        .args(["-USR2", &std::process::id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    greenwood::joinall(&busy);
+    ev.set();
+}
+
+#[test]
+fn a_signal_prints_the_run_info_while_greenlets_are_busy() {
+    if std::env::var_os("GREENWOOD_DUMP_CHILD").is_some() {
+        dump_child();
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "a_signal_prints_the_run_info_while_greenlets_are_busy",
+            "--exact",
+            "--nocapture",
+        ])
+        .env("GREENWOOD_DUMP_CHILD", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("greenwood run info"), "{stderr}");
+    assert!(
+        stderr.contains("greenlet 'on-event'") && stderr.contains("waits on Event"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("runnable") || stderr.contains("running"),
+        "{stderr}"
+    );
+}

@@ -334,6 +334,7 @@ impl HubInner {
         if let Some(e) = glet_result.into_inner() {
             return Err(e);
         }
+        let _ = hub.beat.handle.set(HubHandle::new(hub.remote.clone()));
         // Stacks of finished greenlets stay warm while the hub is busy, and are trimmed when
         // it goes idle (see `turn`).
         greenlet::set_deferred_trim(true);
@@ -620,6 +621,78 @@ fn run(weak: Weak<HubInner>) {
 }
 
 // ---- crate-internal entry points -----------------------------------------------------------
+
+/// One greenlet as the run info shows it; `Send`, to cross from its hub's thread.
+#[derive(Clone, Debug)]
+pub(crate) struct TaskInfo {
+    pub(crate) id: u64,
+    pub(crate) label: String,
+    pub(crate) site: Option<&'static std::panic::Location<'static>>,
+    pub(crate) spawner: u64,
+    pub(crate) state: String,
+}
+
+/// This thread's hub as the run info shows it.
+#[derive(Clone, Debug)]
+pub(crate) struct HubInfo {
+    /// Tells hubs apart (the address of its beat).
+    pub(crate) key: usize,
+    pub(crate) thread: String,
+    pub(crate) stats: Stats,
+    /// The main greenlet (if it has blocked), then the spawned greenlets, by id.
+    pub(crate) tasks: Vec<TaskInfo>,
+}
+
+/// The run info of this thread's hub, if it has one (made on the hub's thread).
+pub(crate) fn info() -> Option<HubInfo> {
+    if !cooperative_or_hub() {
+        return None;
+    }
+    let hub = get_hub();
+    let inner = &hub.inner;
+    let line = |t: &Task| TaskInfo {
+        id: t.id.get(),
+        label: t.label(),
+        site: t.site,
+        spawner: t.spawner.get(),
+        state: task::state_of(t),
+    };
+    let mut tasks: Vec<TaskInfo> = inner
+        .main
+        .borrow()
+        .upgrade()
+        .iter()
+        .map(|t| line(t))
+        .collect();
+    let mut spawned: Vec<TaskInfo> = inner.tasks.borrow().iter().map(|(_, t)| line(t)).collect();
+    spawned.sort_by_key(|t| t.id);
+    tasks.extend(spawned);
+    Some(HubInfo {
+        key: Arc::as_ptr(&inner.beat) as usize,
+        thread: inner.beat.thread.clone(),
+        stats: hub.stats(),
+        tasks,
+    })
+}
+
+/// Whether this thread has a hub (without creating one).
+fn cooperative_or_hub() -> bool {
+    ALIVE.with(Cell::get)
+}
+
+/// Every hub alive, for the run info: its key (as in [`HubInfo`]), its thread, how to reach
+/// it, and who it last ran while a monitor watched (`None`: unknown).
+pub(crate) fn hubs() -> Vec<(usize, String, HubHandle, Option<u64>)> {
+    stats::beats()
+        .into_iter()
+        .filter_map(|b| {
+            let handle = b.handle.get()?.clone();
+            let running = b.running.load(std::sync::atomic::Ordering::Relaxed);
+            let running = (watched() && running != u64::MAX).then_some(running);
+            Some((Arc::as_ptr(&b) as usize, b.thread.clone(), handle, running))
+        })
+        .collect()
+}
 
 pub(crate) fn push_ready(r: Ready) {
     try_with(|hub| hub.ready.borrow_mut().push_back(r));

@@ -71,6 +71,8 @@ pub(crate) struct Beat {
     pub(crate) thread: String,
     /// Names and spawn sites of the greenlets spawned while a monitor runs, by id.
     pub(crate) who: Mutex<HashMap<u64, Who>>,
+    /// How other threads reach the hub (for the run info).
+    pub(crate) handle: std::sync::OnceLock<crate::hub::HubHandle>,
 }
 
 /// A greenlet as reports name it.
@@ -108,6 +110,7 @@ impl Beat {
             longest: AtomicU64::new(u64::MAX),
             thread,
             who: Mutex::new(HashMap::new()),
+            handle: std::sync::OnceLock::new(),
         });
         let mut beats = BEATS.lock().unwrap_or_else(PoisonError::into_inner);
         beats.retain(|b| b.strong_count() > 0);

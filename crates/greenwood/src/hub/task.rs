@@ -129,6 +129,8 @@ pub(crate) type Locals = HashMap<usize, Option<Box<dyn Any>>>;
 /// | `locals` | `local.rs` | |
 /// | `catches`, `panic_report` | `hub/report.rs` (the panic hook and `catch`) | around code whose panic greenwood reports |
 /// | `in_foreign_call` | `monkey` | while parked inside an interposed libc call |
+/// | `spawner` | `greenlet.rs` | at spawn |
+/// | `parked_at` | this module | parking, while a monitor watches |
 ///
 /// The scheduling state moves only through this module's functions: [`park`] and the yields
 /// make a task `Parked`; `make_ready` is the one way from `Parked` to `Scheduled`, and
@@ -174,6 +176,11 @@ pub(crate) struct Task {
     /// Parked inside an interposed libc call (`monkey`), which must not be unwound.
     #[cfg(feature = "monkey")]
     pub(crate) in_foreign_call: Cell<bool>,
+    /// The id of the greenlet that spawned this one (0: unknown), for the run info's tree.
+    pub(crate) spawner: Cell<u64>,
+    /// When the current park began, recorded while a monitor watches (a clock read per park
+    /// costs too much otherwise), for the run info.
+    pub(crate) parked_at: Cell<Option<std::time::Instant>>,
 }
 
 impl Task {
@@ -209,6 +216,8 @@ impl Task {
             panic_report: Cell::new(None),
             #[cfg(feature = "monkey")]
             in_foreign_call: Cell::new(false),
+            spawner: Cell::new(0),
+            parked_at: Cell::new(None),
         }
     }
 
@@ -429,8 +438,15 @@ pub(crate) fn park(task: &Rc<Task>, what: WaitOn) {
     task.park.set(Park::Parked);
     task.waiting_on.set(Some(what));
     task.budget.set(BUDGET);
+    let watched = crate::hub::stats::watched();
+    if watched {
+        task.parked_at.set(Some(std::time::Instant::now()));
+    }
     switch_to_hub(task);
     let what = task.waiting_on.take();
+    if watched {
+        task.parked_at.set(None);
+    }
     task.park.set(Park::Running);
     task.seq.set(task.seq.get().wrapping_add(1));
     match task.resume.replace(Resume::Normal) {
@@ -578,6 +594,29 @@ fn loop_exit_error(task: &Task, what: Option<&WaitOn>) -> LoopExit {
 }
 
 /// Describes `what`, following the chain of greenlets waiting on greenlets a few steps.
+/// What a greenlet is doing, for the run info: running, runnable, or parked on what (and for
+/// how long, when a monitor recorded when the park began).
+pub(crate) fn state_of(task: &Task) -> String {
+    use std::fmt::Write;
+    match (task.status.get(), task.park.get()) {
+        (Status::New, _) => "not started yet".to_owned(),
+        (Status::Done, _) => "finished".to_owned(),
+        (_, Park::Running) => "running".to_owned(),
+        (_, Park::Scheduled) => "runnable (in the ready queue)".to_owned(),
+        (_, Park::Parked) => {
+            let mut out = String::from("waits on ");
+            match task.waiting_on() {
+                Some(w) => describe(&w, &mut out, 1),
+                None => out.push_str("something unknown"),
+            }
+            if let Some(since) = task.parked_at.get() {
+                let _ = write!(out, ", for {:.1} s", since.elapsed().as_secs_f64());
+            }
+            out
+        }
+    }
+}
+
 fn describe(what: &WaitOn, out: &mut String, depth: usize) {
     use std::fmt::Write;
     match what {
