@@ -21,7 +21,8 @@
 //! - [`Greenlet::throw`] unwinds a greenlet with [`GreenletExit`]; dropping the last handle to a
 //!   suspended greenlet does the same, so its destructors run and nothing leaks.
 //! - Every thread's own stack is its main greenlet; [`getcurrent`] is the running one.
-//! - [`settrace`]: a per-thread hook on every switch (for monitors).
+//! - [`settrace`]: a per-thread hook on every switch (for monitors); [`sample`]: where another
+//!   thread is now, its return addresses captured from a second thread.
 //! - Values travel as [`Value`]: `()` for free, anything else boxed; typed layers keep typed
 //!   data in their own slots and switch with `()` (see [`value`](Value)).
 //! - Stacks are carved from large reservations, guarded with `MADV_GUARD_INSTALL` (Linux 6.13+;
@@ -41,6 +42,7 @@
 mod error;
 #[allow(clippy::module_inception)]
 mod greenlet;
+pub mod sample;
 mod stack;
 mod sys;
 mod value;

@@ -1,6 +1,7 @@
 //! The monitor: one thread per process that notices a hub whose loop is held — a greenlet that
 //! computes, or makes a blocking call greenwood did not make cooperative — and says which
-//! greenlet holds it, on which thread, for how long; and again when it lets go.
+//! greenlet holds it, on which thread, for how long and where it is (a backtrace of that
+//! thread); and again when it lets go.
 //!
 //! Off by default. [`start`] switches it on, or the environment does: `GREENWOOD_MONITOR=1`
 //! starts it at the first spawn, with the threshold `GREENWOOD_MAX_BLOCKING_MS` (default 100).
@@ -21,7 +22,11 @@
 //! }).unwrap();
 //! let _other = greenwood::spawn(|| ()); // someone the hog keeps waiting
 //! hog.join();
-//! greenwood::sleep(Duration::from_millis(100)); // the monitor sees the loop move again
+//! // The monitor sees the loop move again (and symbolizes the backtrace: slow the first time).
+//! let until = Instant::now() + Duration::from_secs(10);
+//! while seen.lock().unwrap().len() < 2 && Instant::now() < until {
+//!     greenwood::sleep(Duration::from_millis(20));
+//! }
 //! greenwood::monitor::stop();
 //! let seen = seen.lock().unwrap();
 //! assert!(seen[0].contains("greenlet 'hog'"), "{}", seen[0]);
@@ -37,8 +42,11 @@
 //! threshold: a count that stood still for longer than the threshold while the hub was not
 //! in its poll, with greenlets alive on it, is a held loop. It reports the incident once,
 //! naming the greenlet the hub resumed last (name, id and spawn site, recorded at spawn while
-//! a monitor runs), and a second time when the count moves again, with how long the loop was
-//! held. The longest hold it saw shows in [`Hub::stats`](crate::hub::Hub::stats).
+//! a monitor runs) and where the thread is, and a second time when the count moves again,
+//! with how long the loop was held. Where the thread is comes from
+//! [`greenlet::sample`]: a signal to the held thread whose handler records the return
+//! addresses on its stack, symbolized on the monitor's thread (the symbol tables are loaded
+//! when the monitor starts, so the first report is not late). The longest hold it saw shows in [`Hub::stats`](crate::hub::Hub::stats).
 //!
 //! Reports go to the [`Config::handler`], or else to [`report`](crate::report) (stderr,
 //! `tracing` or `log`) with the kinds [`ReportKind::LoopHeld`] and
@@ -159,6 +167,10 @@ pub struct Blocking {
     pub held: Duration,
     /// False when the incident is noticed, true when the loop moves again.
     pub released: bool,
+    /// Where the hub's thread was when the incident was noticed, innermost call first
+    /// (`function at file:line`), captured from the monitor's thread; empty when the thread
+    /// did not answer, and in the `released` report.
+    pub backtrace: Vec<String>,
 }
 
 impl fmt::Display for Blocking {
@@ -194,7 +206,14 @@ impl fmt::Display for Blocking {
                  blocking call greenwood did not make cooperative (greenwood::sleep(0) \
                  yields; greenwood::spawn_blocking runs blocking work on the thread pool)",
                 self.thread
-            )
+            )?;
+            if !self.backtrace.is_empty() {
+                f.write_str("; it is at:")?;
+                for frame in &self.backtrace {
+                    write!(f, "\n    {frame}")?;
+                }
+            }
+            Ok(())
         }
     }
 }
@@ -335,6 +354,11 @@ struct Watch {
 
 /// The monitor's thread: looks at every hub four times per threshold.
 fn watch(generation: u64) {
+    // On a thread of its own, so that the first looks are not late: a report made meanwhile
+    // waits for the tables instead.
+    let _ = std::thread::Builder::new()
+        .name("greenwood-monitor-symbols".into())
+        .spawn(warm_up);
     let mut watches: HashMap<usize, Watch> = HashMap::new();
     let current = || SHARED.generation.load(Ordering::SeqCst) == generation;
     loop {
@@ -425,6 +449,84 @@ fn incident(beat: &Beat, held: Duration) -> Blocking {
         main,
         held,
         released: false,
+        backtrace: where_is(beat),
+    }
+}
+
+/// The most frames a report shows.
+const SHOWN_FRAMES: usize = 24;
+
+/// Where the hub's thread is now, symbolized: the frames below the capture's signal handler
+/// and the kernel's signal trampoline.
+fn where_is(beat: &Beat) -> Vec<String> {
+    let Some(ips) = beat.sampler.backtrace(Duration::from_millis(100)) else {
+        return Vec::new();
+    };
+    let handler = ips.iter().position(|&ip| {
+        let mut found = false;
+        backtrace::resolve(ip as *mut std::ffi::c_void, |s| {
+            found |= s
+                .name()
+                .is_some_and(|n| format!("{n:#}").contains("sample::on_sample"));
+        });
+        found
+    });
+    let start = handler.map_or(0, |i| i + 2);
+    let mut out = Vec::new();
+    for &ip in ips.iter().skip(start) {
+        let before = out.len();
+        backtrace::resolve(ip as *mut std::ffi::c_void, |s| {
+            let name = s
+                .name()
+                .map_or_else(|| "?".to_owned(), |n| format!("{n:#}"));
+            let at = match (s.filename(), s.lineno()) {
+                (Some(f), Some(l)) => format!(" at {}:{l}", f.display()),
+                _ => String::new(),
+            };
+            out.push(format!("{name}{at}"));
+        });
+        if out.len() == before {
+            out.push(format!("{ip:#x}"));
+        }
+        // The greenlet's own start: below it is greenwood's and the switch library's.
+        if out[before..]
+            .iter()
+            .any(|f| f.starts_with("greenwood::greenlet::body"))
+        {
+            out.truncate(before);
+            break;
+        }
+        if out.len() >= SHOWN_FRAMES {
+            out.truncate(SHOWN_FRAMES);
+            break;
+        }
+    }
+    // ... and the wrappers greenwood calls the greenlet's function through.
+    const WRAPPERS: [&str; 6] = [
+        "greenwood::hub::report::catch",
+        "std::panic::catch_unwind",
+        "std::panicking::",
+        "<core::panic::unwind_safe::AssertUnwindSafe",
+        "core::ops::function::FnOnce::call_once",
+        "greenwood::greenlet::Builder::create",
+    ];
+    while out
+        .last()
+        .is_some_and(|f| WRAPPERS.iter().any(|w| f.starts_with(w)))
+    {
+        out.pop();
+    }
+    out
+}
+
+/// Loads the symbol tables a report will need (the program's, libc's), which takes tens of
+/// milliseconds the first time: done when the monitor starts, not when it reports.
+fn warm_up() {
+    for addr in [
+        warm_up as *const () as usize,
+        libc::getpid as *const () as usize,
+    ] {
+        backtrace::resolve(addr as *mut std::ffi::c_void, |_| ());
     }
 }
 

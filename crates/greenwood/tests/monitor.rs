@@ -30,7 +30,17 @@ fn spin(d: Duration) {
     }
 }
 
-/// Waits in greenwood (the hub polls: the monitor sees the loop move again).
+/// Waits in greenwood (the hub polls: the monitor sees the loop move again) until `seen`
+/// holds `n` incidents, or 10 s (a first report waits for the symbol tables).
+fn settle_for(seen: &Mutex<Vec<Blocking>>, n: usize) {
+    let limit = Instant::now() + Duration::from_secs(10);
+    greenwood::sleep(Duration::from_millis(150));
+    while seen.lock().unwrap().len() < n && Instant::now() < limit {
+        greenwood::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits in greenwood long enough for the monitor to have looked several times.
 fn settle() {
     greenwood::sleep(Duration::from_millis(150));
 }
@@ -44,7 +54,7 @@ fn a_spinning_greenlet_is_reported_by_name_and_spawn_site_then_let_go() {
     let hog = builder.spawn(|| spin(Duration::from_millis(300))).unwrap();
     let bystander = greenwood::spawn(|| ());
     hog.join();
-    settle();
+    settle_for(&seen, 2);
     monitor::stop();
     assert!(bystander.dead());
     let seen = seen.lock().unwrap();
@@ -78,7 +88,7 @@ fn a_greenlet_in_an_unpatched_std_sleep_is_reported() {
         .spawn(|| std::thread::sleep(Duration::from_millis(300)))
         .unwrap();
     sleeper.join();
-    settle();
+    settle_for(&seen, 2);
     monitor::stop();
     let seen = seen.lock().unwrap();
     assert!(
@@ -96,7 +106,7 @@ fn the_main_greenlet_holding_the_loop_is_named_as_such() {
     greenwood::sleep(Duration::ZERO); // the main greenlet blocks once: the hub knows it
     spin(Duration::from_millis(300)); // while `waiting` waits
     waiting.join();
-    settle();
+    settle_for(&seen, 2);
     monitor::stop();
     let seen = seen.lock().unwrap();
     let first = seen.first().expect("an incident");
@@ -333,4 +343,29 @@ fn a_signal_prints_the_run_info_while_greenlets_are_busy() {
         stderr.contains("runnable") || stderr.contains("running"),
         "{stderr}"
     );
+}
+
+#[inline(never)]
+fn spin_in_the_test_function(d: Duration) {
+    spin(d);
+}
+
+#[test]
+fn the_report_shows_where_the_holding_greenlet_is() {
+    let _one = ONE_MONITOR.lock().unwrap_or_else(|e| e.into_inner());
+    let seen = watch(Duration::from_millis(50));
+    let hog = greenwood::spawn(|| spin_in_the_test_function(Duration::from_millis(300)));
+    hog.join();
+    settle_for(&seen, 2);
+    monitor::stop();
+    let seen = seen.lock().unwrap();
+    let first = seen.first().expect("an incident");
+    assert!(
+        first
+            .backtrace
+            .iter()
+            .any(|f| f.contains("spin_in_the_test_function")),
+        "{first}"
+    );
+    assert!(first.to_string().contains("it is at:"), "{first}");
 }

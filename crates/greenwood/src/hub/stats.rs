@@ -73,6 +73,8 @@ pub(crate) struct Beat {
     pub(crate) who: Mutex<HashMap<u64, Who>>,
     /// How other threads reach the hub (for the run info).
     pub(crate) handle: std::sync::OnceLock<crate::hub::HubHandle>,
+    /// How the monitor captures the hub thread's stack.
+    pub(crate) sampler: greenlet::sample::Thread,
 }
 
 /// A greenlet as reports name it.
@@ -111,6 +113,7 @@ impl Beat {
             thread,
             who: Mutex::new(HashMap::new()),
             handle: std::sync::OnceLock::new(),
+            sampler: greenlet::sample::Thread::current(),
         });
         let mut beats = BEATS.lock().unwrap_or_else(PoisonError::into_inner);
         beats.retain(|b| b.strong_count() > 0);

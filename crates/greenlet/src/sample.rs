@@ -1,0 +1,229 @@
+//! Where another thread is now: the return addresses on a thread's stack, captured from a
+//! second thread, for monitors that catch a thread that does not let go (greenwood's monitor
+//! names the greenlet that holds its hub's loop, and shows this).
+//!
+//! The capturing thread sends the target a signal (`SIGURG`, which Go uses for the same
+//! purpose and which is ignored by default), whose handler walks the interrupted stack with
+//! the unwinder (`backtrace::trace_unsynchronized`, as sampling profilers do) into a static
+//! buffer of atomics, and the capturing thread waits for it, at most a timeout. Symbolizing
+//! the addresses is the caller's business, on its own thread, where it may allocate.
+//!
+//! ```
+//! let target = greenlet::sample::Thread::current();
+//! let handle = std::thread::spawn(move || target.backtrace(std::time::Duration::from_secs(1)));
+//! // This thread is busy joining meanwhile; its stack is captured there.
+//! let frames = handle.join().unwrap().expect("the thread answered");
+//! assert!(!frames.is_empty());
+//! ```
+//!
+//! # What the handler does, and why it is safe enough
+//!
+//! The handler runs on the interrupted stack (a greenlet's, usually), reads its own thread id
+//! and the request (atomics), and, when the request is for it, calls the unwinder and stores
+//! the addresses it finds (atomics). The unwinder takes no lock that the interrupted code could
+//! hold on current glibc (it finds unwind tables with `_dl_find_object`, lock-free since glibc
+//! 2.35; older ones take the loader's lock, which a thread interrupted inside `dlopen` holds:
+//! there the capture times out, and the interrupted thread stays blocked in the handler).
+//! A signal for another thread, or one the program sends itself, goes to the handler that was
+//! installed before ours, if any. A greenlet within a few KiB of the end of its stack can
+//! overflow in the handler: that is reported as any overflow is.
+
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+/// The most frames one capture keeps.
+pub const MAX_FRAMES: usize = 64;
+
+/// A thread that can be captured: made on the thread itself, then handed to another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Thread {
+    /// The kernel's id of the thread.
+    tid: i32,
+}
+
+/// The request being answered: whose stack, whether it is done, what was found.
+struct Request {
+    tid: AtomicI32,
+    done: AtomicBool,
+    len: AtomicUsize,
+    frames: [AtomicUsize; MAX_FRAMES],
+}
+
+static REQUEST: Request = Request {
+    tid: AtomicI32::new(0),
+    done: AtomicBool::new(false),
+    len: AtomicUsize::new(0),
+    frames: [const { AtomicUsize::new(0) }; MAX_FRAMES],
+};
+
+/// One capture at a time.
+static CAPTURING: Mutex<()> = Mutex::new(());
+
+/// The SIGURG disposition before ours (installed once, on the first capture).
+static PREVIOUS: OnceLock<Option<libc::sigaction>> = OnceLock::new();
+
+/// The calling thread's kernel id.
+fn gettid() -> i32 {
+    // SAFETY: gettid takes no arguments and cannot fail.
+    unsafe { libc::syscall(libc::SYS_gettid) as i32 }
+}
+
+impl Thread {
+    /// The calling thread.
+    pub fn current() -> Thread {
+        Thread { tid: gettid() }
+    }
+
+    /// The return addresses on this thread's stack now, innermost first, starting in the
+    /// capture's own signal handler (callers skip those frames by name); `None` if the
+    /// thread did not answer within `timeout` (it has exited, blocks the signal, or is stuck
+    /// where the unwinder cannot run) or the signal could not be sent.
+    pub fn backtrace(&self, timeout: Duration) -> Option<Vec<usize>> {
+        if self.tid == gettid() {
+            return Some(local());
+        }
+        let _one = CAPTURING.lock().unwrap_or_else(PoisonError::into_inner);
+        install();
+        REQUEST.done.store(false, Ordering::SeqCst);
+        REQUEST.len.store(0, Ordering::SeqCst);
+        REQUEST.tid.store(self.tid, Ordering::SeqCst);
+        // SAFETY: tgkill sends a signal to a thread of this process (`getpid`); a thread that
+        // has exited gives ESRCH, and a reused id reaches a thread of ours, whose handler
+        // sees the request is for its id and answers with its own stack.
+        let sent =
+            unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), self.tid, libc::SIGURG) };
+        let answered = sent == 0 && {
+            let deadline = Instant::now() + timeout;
+            loop {
+                if REQUEST.done.load(Ordering::SeqCst) {
+                    break true;
+                }
+                if Instant::now() >= deadline {
+                    break false;
+                }
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        };
+        // A handler that starts from now on finds no request for it.
+        REQUEST.tid.store(0, Ordering::SeqCst);
+        if !answered {
+            return None;
+        }
+        let n = REQUEST.len.load(Ordering::SeqCst).min(MAX_FRAMES);
+        Some(
+            REQUEST.frames[..n]
+                .iter()
+                .map(|f| f.load(Ordering::Relaxed))
+                .collect(),
+        )
+    }
+}
+
+/// The calling thread's own return addresses.
+fn local() -> Vec<usize> {
+    let mut out = Vec::new();
+    backtrace::trace(|frame| {
+        out.push(frame.ip() as usize);
+        out.len() < MAX_FRAMES
+    });
+    out
+}
+
+/// Installs the SIGURG handler, once per process.
+fn install() {
+    PREVIOUS.get_or_init(|| {
+        // SAFETY: sigaction with valid pointers; the handler only touches atomics, makes the
+        // gettid system call and runs the unwinder (see the module's docs).
+        unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            let mut new: libc::sigaction = std::mem::zeroed();
+            new.sa_sigaction = on_sample as *const () as usize;
+            new.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+            libc::sigemptyset(&mut new.sa_mask);
+            if libc::sigaction(libc::SIGURG, &new, &mut old) != 0 {
+                return None;
+            }
+            Some(old)
+        }
+    });
+}
+
+extern "C" fn on_sample(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    let me = gettid();
+    if REQUEST.tid.load(Ordering::SeqCst) == me && !REQUEST.done.load(Ordering::SeqCst) {
+        let mut n = 0;
+        // SAFETY: the unwinder walks this thread's own stack, which the signal interrupted;
+        // the closure only stores into atomics and cannot panic.
+        unsafe {
+            backtrace::trace_unsynchronized(|frame| {
+                if n < MAX_FRAMES {
+                    REQUEST.frames[n].store(frame.ip() as usize, Ordering::Relaxed);
+                    n += 1;
+                }
+                n < MAX_FRAMES
+            });
+        }
+        REQUEST.len.store(n, Ordering::SeqCst);
+        REQUEST.done.store(true, Ordering::SeqCst);
+        return;
+    }
+    // Not ours: whatever handled SIGURG before us does.
+    if let Some(Some(prev)) = PREVIOUS.get() {
+        if prev.sa_sigaction != libc::SIG_DFL && prev.sa_sigaction != libc::SIG_IGN {
+            if prev.sa_flags & libc::SA_SIGINFO != 0 {
+                // SAFETY: with SA_SIGINFO the previous handler has this signature.
+                let h: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                    unsafe { std::mem::transmute(prev.sa_sigaction) };
+                h(sig, info, ctx);
+            } else {
+                // SAFETY: without SA_SIGINFO the previous handler takes the signal only.
+                let h: extern "C" fn(libc::c_int) =
+                    unsafe { std::mem::transmute(prev.sa_sigaction) };
+                h(sig);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[inline(never)]
+    fn spin_here(stop: &AtomicBool) {
+        while !stop.load(Ordering::Relaxed) {
+            std::hint::spin_loop();
+        }
+    }
+
+    #[test]
+    fn a_busy_thread_is_captured_where_it_spins() {
+        static STOP: AtomicBool = AtomicBool::new(false);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let busy = std::thread::spawn(move || {
+            tx.send(Thread::current()).unwrap();
+            spin_here(&STOP);
+        });
+        let target = rx.recv().unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        let frames = target.backtrace(Duration::from_secs(2)).expect("answered");
+        STOP.store(true, Ordering::Relaxed);
+        busy.join().unwrap();
+        let mut names = Vec::new();
+        for ip in frames {
+            backtrace::resolve(ip as *mut std::ffi::c_void, |s| {
+                if let Some(n) = s.name() {
+                    names.push(n.to_string());
+                }
+            });
+        }
+        assert!(names.iter().any(|n| n.contains("spin_here")), "{names:#?}");
+    }
+
+    #[test]
+    fn a_thread_that_has_exited_does_not_answer() {
+        let target = std::thread::spawn(Thread::current).join().unwrap();
+        assert_eq!(target.backtrace(Duration::from_millis(50)), None);
+    }
+}
