@@ -248,6 +248,19 @@ fn fast() -> &'static Fast {
     FAST.with(|f| unsafe { &*(f as *const Fast) })
 }
 
+/// The id of the greenlet running on this thread, for a signal handler that interrupted it
+/// (`sample`); 0 before this thread's greenlet state exists, or once it is gone.
+pub(crate) fn running_id() -> u64 {
+    let cur = fast().current.get();
+    if cur.is_null() {
+        return 0;
+    }
+    // SAFETY: `current` points to the running greenlet's `Inner`, which lives while it runs
+    // (the thread's state or a handle on the switching greenlet's stack holds it), and a
+    // signal handler runs on top of that greenlet. `id` never changes after creation.
+    unsafe { (*cur).id }
+}
+
 fn next_id() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)

@@ -5,15 +5,18 @@
 //! The capturing thread sends the target a signal (`SIGURG`, which Go uses for the same
 //! purpose and which is ignored by default), whose handler walks the interrupted stack with
 //! the unwinder (`backtrace::trace_unsynchronized`, as sampling profilers do) into a static
-//! buffer of atomics, and the capturing thread waits for it, at most a timeout. Symbolizing
+//! buffer of atomics, with the id of the greenlet it interrupted, and the capturing thread
+//! waits for it, at most a timeout. Symbolizing
 //! the addresses is the caller's business, on its own thread, where it may allocate.
 //!
 //! ```
+//! let me = greenlet::getcurrent().id();
 //! let target = greenlet::sample::Thread::current();
-//! let handle = std::thread::spawn(move || target.backtrace(std::time::Duration::from_secs(1)));
+//! let handle = std::thread::spawn(move || target.sample(std::time::Duration::from_secs(1)));
 //! // This thread is busy joining meanwhile; its stack is captured there.
-//! let frames = handle.join().unwrap().expect("the thread answered");
-//! assert!(!frames.is_empty());
+//! let sample = handle.join().unwrap().expect("the thread answered");
+//! assert!(!sample.frames.is_empty());
+//! assert_eq!(sample.greenlet, Some(me)); // the greenlet it interrupted
 //! ```
 //!
 //! # What the handler does, and why it is safe enough
@@ -28,12 +31,24 @@
 //! installed before ours, if any. A greenlet within a few KiB of the end of its stack can
 //! overflow in the handler: that is reported as any overflow is.
 
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 /// The most frames one capture keeps.
 pub const MAX_FRAMES: usize = 64;
+
+/// What a capture found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Sample {
+    /// Return addresses, innermost first, starting in the capture's own signal handler
+    /// (callers skip those frames by name).
+    pub frames: Vec<usize>,
+    /// The id of the greenlet that was running (see [`Greenlet::id`](crate::Greenlet::id));
+    /// `None` if the thread had no greenlet state.
+    pub greenlet: Option<u64>,
+}
 
 /// A thread that can be captured: made on the thread itself, then handed to another.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +61,7 @@ pub struct Thread {
 struct Request {
     tid: AtomicI32,
     done: AtomicBool,
+    greenlet: AtomicU64,
     len: AtomicUsize,
     frames: [AtomicUsize; MAX_FRAMES],
 }
@@ -53,6 +69,7 @@ struct Request {
 static REQUEST: Request = Request {
     tid: AtomicI32::new(0),
     done: AtomicBool::new(false),
+    greenlet: AtomicU64::new(0),
     len: AtomicUsize::new(0),
     frames: [const { AtomicUsize::new(0) }; MAX_FRAMES],
 };
@@ -75,13 +92,15 @@ impl Thread {
         Thread { tid: gettid() }
     }
 
-    /// The return addresses on this thread's stack now, innermost first, starting in the
-    /// capture's own signal handler (callers skip those frames by name); `None` if the
-    /// thread did not answer within `timeout` (it has exited, blocks the signal, or is stuck
-    /// where the unwinder cannot run) or the signal could not be sent.
-    pub fn backtrace(&self, timeout: Duration) -> Option<Vec<usize>> {
+    /// Where this thread is now: the return addresses on its stack and the greenlet it runs;
+    /// `None` if the thread did not answer within `timeout` (it has exited, blocks the
+    /// signal, or is stuck where the unwinder cannot run) or the signal could not be sent.
+    pub fn sample(&self, timeout: Duration) -> Option<Sample> {
         if self.tid == gettid() {
-            return Some(local());
+            return Some(Sample {
+                frames: local(),
+                greenlet: Some(crate::greenlet::running_id()).filter(|&id| id != 0),
+            });
         }
         let _one = CAPTURING.lock().unwrap_or_else(PoisonError::into_inner);
         install();
@@ -111,12 +130,14 @@ impl Thread {
             return None;
         }
         let n = REQUEST.len.load(Ordering::SeqCst).min(MAX_FRAMES);
-        Some(
-            REQUEST.frames[..n]
+        let greenlet = REQUEST.greenlet.load(Ordering::SeqCst);
+        Some(Sample {
+            frames: REQUEST.frames[..n]
                 .iter()
                 .map(|f| f.load(Ordering::Relaxed))
                 .collect(),
-        )
+            greenlet: (greenlet != 0).then_some(greenlet),
+        })
     }
 }
 
@@ -165,6 +186,9 @@ extern "C" fn on_sample(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut 
             });
         }
         REQUEST.len.store(n, Ordering::SeqCst);
+        REQUEST
+            .greenlet
+            .store(crate::greenlet::running_id(), Ordering::SeqCst);
         REQUEST.done.store(true, Ordering::SeqCst);
         return;
     }
@@ -207,7 +231,10 @@ mod tests {
         });
         let target = rx.recv().unwrap();
         std::thread::sleep(Duration::from_millis(20));
-        let frames = target.backtrace(Duration::from_secs(2)).expect("answered");
+        let frames = target
+            .sample(Duration::from_secs(2))
+            .expect("answered")
+            .frames;
         STOP.store(true, Ordering::Relaxed);
         busy.join().unwrap();
         let mut names = Vec::new();
@@ -224,6 +251,6 @@ mod tests {
     #[test]
     fn a_thread_that_has_exited_does_not_answer() {
         let target = std::thread::spawn(Thread::current).join().unwrap();
-        assert_eq!(target.backtrace(Duration::from_millis(50)), None);
+        assert_eq!(target.sample(Duration::from_millis(50)), None);
     }
 }

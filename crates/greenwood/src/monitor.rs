@@ -36,15 +36,14 @@
 //! # How it works
 //!
 //! Each hub counts its switches (a greenlet resumed, a callback run) and, while a monitor
-//! runs, also stores the count and who it switched to in atomics that only its thread writes
-//! (plain stores), and says when it blocks in its poll. Without a monitor, a switch costs a
-//! counter and one load. The monitor thread looks at every hub several times per
+//! runs, also stores the count in an atomic that only its thread writes (a plain store), and
+//! says when it blocks in its poll. Without a monitor, a switch costs a counter and one load. The monitor thread looks at every hub several times per
 //! threshold: a count that stood still for longer than the threshold while the hub was not
 //! in its poll, with greenlets alive on it, is a held loop. It reports the incident once,
-//! naming the greenlet the hub resumed last (name, id and spawn site, recorded at spawn while
-//! a monitor runs) and where the thread is, and a second time when the count moves again,
-//! with how long the loop was held. Where the thread is comes from
-//! [`greenlet::sample`]: a signal to the held thread whose handler records the return
+//! naming the greenlet that holds it (name, id and spawn site, recorded at spawn while a
+//! monitor runs) and where the thread is, and a second time when the count moves again,
+//! with how long the loop was held. Who and where come from [`greenlet::sample`]: a signal
+//! to the held thread whose handler records the greenlet it interrupted and the return
 //! addresses on its stack, symbolized on the monitor's thread (the symbol tables are loaded
 //! when the monitor starts, so the first report is not late). The longest hold it saw shows in [`Hub::stats`](crate::hub::Hub::stats).
 //!
@@ -152,8 +151,8 @@ impl Config {
 pub struct Blocking {
     /// The hub's thread, by name or id.
     pub thread: String,
-    /// The greenlet that holds the loop, by id; `None`: a callback the hub runs, or one
-    /// resumed before the monitor started (`since_before_start`).
+    /// The greenlet that holds the loop, by id; `None`: a callback the hub runs (or, with
+    /// `unknown`, nobody knows).
     pub greenlet: Option<u64>,
     /// Its name, if it has one and was spawned while a monitor ran.
     pub name: Option<String>,
@@ -161,8 +160,8 @@ pub struct Blocking {
     pub spawned_at: Option<&'static Location<'static>>,
     /// Whether it is the thread's main greenlet.
     pub main: bool,
-    /// The loop has been held since before the monitor started: who holds it is not known.
-    pub since_before_start: bool,
+    /// The held thread did not answer the monitor's signal: who holds the loop is not known.
+    pub unknown: bool,
     /// How long the loop has been held (`released`: how long it was held in all).
     pub held: Duration,
     /// False when the incident is noticed, true when the loop moves again.
@@ -176,8 +175,8 @@ pub struct Blocking {
 impl fmt::Display for Blocking {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let who = match (self.greenlet, &self.name, self.main) {
-            (None, _, _) if self.since_before_start => {
-                "a greenlet resumed before the monitor started".to_owned()
+            (None, _, _) if self.unknown => {
+                "a greenlet (its thread did not answer the monitor)".to_owned()
             }
             (None, _, _) => "a callback run by the hub".to_owned(),
             (Some(_), _, true) => "the main greenlet".to_owned(),
@@ -187,7 +186,7 @@ impl fmt::Display for Blocking {
         let site = match self.spawned_at {
             Some(s) => format!(", spawned at {}:{}:{},", s.file(), s.line(), s.column()),
             None if self.greenlet.is_some() && !self.main && self.name.is_none() => {
-                " (spawned before the monitor started)".to_owned()
+                " (spawned before the monitor started, or a raw greenlet)".to_owned()
             }
             None => String::new(),
         };
@@ -427,21 +426,22 @@ fn note_longest(beat: &Beat, held: Duration) {
     }
 }
 
-/// The incident as reports tell it: who the hub resumed last.
+/// The incident as reports tell it: the greenlet the held thread runs, and where.
 fn incident(beat: &Beat, held: Duration) -> Blocking {
-    let id = beat.running.load(Ordering::Relaxed);
+    let sample = beat.sampler.sample(Duration::from_millis(100));
+    // The greenlet the thread was interrupted in; else the one the hub switched to last.
+    let unknown = sample.as_ref().and_then(|s| s.greenlet).is_none();
+    let id = match sample.as_ref().and_then(|s| s.greenlet) {
+        Some(g) if g == beat.hub.load(Ordering::Relaxed) => 0,
+        Some(g) => g,
+        None => 0,
+    };
     let main = id != 0 && id == beat.main.load(Ordering::Relaxed);
-    let before = id == u64::MAX;
-    let who = beat
-        .who
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .get(&id)
-        .cloned();
+    let who = beat.who(id);
     Blocking {
         thread: beat.thread.clone(),
-        greenlet: (id != 0 && !before).then_some(id),
-        since_before_start: before,
+        greenlet: (id != 0).then_some(id),
+        unknown,
         name: who
             .as_ref()
             .and_then(|w| w.name.as_deref().map(str::to_owned)),
@@ -449,7 +449,7 @@ fn incident(beat: &Beat, held: Duration) -> Blocking {
         main,
         held,
         released: false,
-        backtrace: where_is(beat),
+        backtrace: sample.map(|s| where_is(&s.frames)).unwrap_or_default(),
     }
 }
 
@@ -458,10 +458,7 @@ const SHOWN_FRAMES: usize = 24;
 
 /// Where the hub's thread is now, symbolized: the frames below the capture's signal handler
 /// and the kernel's signal trampoline.
-fn where_is(beat: &Beat) -> Vec<String> {
-    let Some(ips) = beat.sampler.backtrace(Duration::from_millis(100)) else {
-        return Vec::new();
-    };
+fn where_is(ips: &[usize]) -> Vec<String> {
     let handler = ips.iter().position(|&ip| {
         let mut found = false;
         backtrace::resolve(ip as *mut std::ffi::c_void, |s| {

@@ -20,7 +20,8 @@ const ANSWER_WITHIN: Duration = Duration::from_millis(200);
 ///
 /// Another thread's hub describes itself on its own thread, through its remote queue: this
 /// call waits up to 200 ms for each (blocking the calling thread), and a hub whose loop is
-/// held meanwhile is listed as not answering, with the greenlet the monitor saw it run last.
+/// held meanwhile is listed as not answering (the [monitor](crate::monitor) reports who holds
+/// it).
 ///
 /// # Examples
 ///
@@ -52,7 +53,7 @@ pub fn format_run_info() -> String {
     if let Some(h) = &mine {
         write_hub(&mut out, h, true);
     }
-    for (_, thread, handle, running) in others {
+    for (_, thread, handle) in others {
         let (tx, rx) = std::sync::mpsc::channel();
         let asked = handle.run_callback(move || {
             let _ = tx.send(hub::info());
@@ -63,14 +64,10 @@ pub fn format_run_info() -> String {
                 let _ = writeln!(out, "thread {thread}: its hub is gone");
             }
             Some(Err(_)) => {
-                let who = match running {
-                    Some(0) => ", running a callback, as the monitor saw last".to_owned(),
-                    Some(id) => format!(", running greenlet {id}, as the monitor saw last"),
-                    None => String::new(),
-                };
                 let _ = writeln!(
                     out,
-                    "thread {thread}: no answer within {} ms: its loop is held{who}",
+                    "thread {thread}: no answer within {} ms: its loop is held (a monitor \
+                     says by whom)",
                     ANSWER_WITHIN.as_millis()
                 );
             }
@@ -208,13 +205,18 @@ fn write_tree(
 /// ```
 #[track_caller]
 pub fn assert_switches<R>(threshold: Duration, f: impl FnOnce() -> R) -> R {
-    let outer = hub::with(|h| h.gaps.start());
+    let outer = hub::with(|h| {
+        let outer = h.gaps.start();
+        h.refresh_instrumented();
+        outer
+    });
     struct Stop(Option<Option<(Option<std::time::Instant>, Duration)>>);
     impl Drop for Stop {
         fn drop(&mut self) {
             if let Some(outer) = self.0.take() {
                 hub::try_with(|h| {
                     h.gaps.stop(outer);
+                    h.refresh_instrumented();
                 });
             }
         }
@@ -222,7 +224,11 @@ pub fn assert_switches<R>(threshold: Duration, f: impl FnOnce() -> R) -> R {
     let mut guard = Stop(Some(outer));
     let r = f();
     let outer = guard.0.take().flatten();
-    let longest = hub::with(|h| h.gaps.stop(outer));
+    let longest = hub::with(|h| {
+        let longest = h.gaps.stop(outer);
+        h.refresh_instrumented();
+        longest
+    });
     assert!(
         longest <= threshold,
         "assert_switches: the loop went {:.1} ms without a switch, more than the {:.1} ms allowed",

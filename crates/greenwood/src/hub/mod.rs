@@ -212,6 +212,11 @@ pub(crate) struct HubInner {
     beat: Arc<Beat>,
     /// The longest gap between switches, while `util::assert_switches` measures.
     pub(crate) gaps: Gaps,
+    /// A monitor watches or `assert_switches` measures: switches take the slow path.
+    instrumented: Cell<bool>,
+    /// While a monitor watches: when the current turn began, which parks note as when they
+    /// began (the run info's "for how long").
+    turn_clock: Cell<Option<Instant>>,
     /// Greenlets resumed and callbacks run, greenlets spawned, turns of the loop, time
     /// blocked in the poll.
     switches: Cell<u64>,
@@ -325,6 +330,8 @@ impl HubInner {
                 pid: std::process::id(),
                 beat: Beat::new(),
                 gaps: Gaps::default(),
+                instrumented: Cell::new(false),
+                turn_clock: Cell::new(None),
                 switches: Cell::new(0),
                 spawned: Cell::new(0),
                 turns: Cell::new(0),
@@ -335,6 +342,9 @@ impl HubInner {
             return Err(e);
         }
         let _ = hub.beat.handle.set(HubHandle::new(hub.remote.clone()));
+        hub.beat
+            .hub
+            .store(hub.glet.id(), std::sync::atomic::Ordering::Relaxed);
         // Stacks of finished greenlets stay warm while the hub is busy, and are trimmed when
         // it goes idle (see `turn`).
         greenlet::set_deferred_trim(true);
@@ -373,21 +383,41 @@ impl HubInner {
         }
     }
 
-    /// Counts a switch to `task` (`None`: a callback on the hub): a `Cell`, and, while a
-    /// monitor watches, the beat.
+    /// Counts a switch (a greenlet resumed, a callback run): a `Cell`, and, while a monitor
+    /// watches or `assert_switches` measures, the beat and the gaps.
     #[inline]
-    fn switching(&self, task: Option<&Task>) {
+    fn switching(&self) {
         let n = self.switches.get() + 1;
         self.switches.set(n);
-        if watched() {
-            self.beat
-                .switched(n, task.map_or(0, |t| t.id.get()), self.tasks.borrow().len());
+        if self.instrumented.get() {
+            if watched() {
+                self.beat.switched(n);
+            }
+            self.gaps.switched();
         }
-        self.gaps.switched();
+    }
+
+    /// Whether switches need more than their count (a monitor watches, `assert_switches`
+    /// measures): looked up
+    /// once a turn (a monitor started meanwhile is seen from the next turn on), and set at
+    /// once by `assert_switches`.
+    pub(crate) fn refresh_instrumented(&self) {
+        let watched = watched();
+        self.instrumented.set(watched || self.gaps.measuring());
+        if watched {
+            // Once a turn: the greenlets alive, and the clock parks note (a clock read per
+            // park would cost more than the park).
+            self.beat
+                .turned(self.switches.get(), self.tasks.borrow().len());
+            self.turn_clock.set(Some(Instant::now()));
+        } else {
+            self.turn_clock.set(None);
+        }
     }
 
     fn turn(&self) {
         self.turns.set(self.turns.get() + 1);
+        self.refresh_instrumented();
         self.take_remote();
         if !self.timers.borrow().is_empty() {
             self.expire_timers(Instant::now());
@@ -597,7 +627,7 @@ fn run(weak: Weak<HubInner>) {
         match next {
             Ready::Resume(task) => {
                 let g = weak.upgrade().and_then(|hub| {
-                    hub.switching(Some(&task));
+                    hub.switching();
                     hub.resume_target(&task)
                 });
                 drop(task);
@@ -607,7 +637,7 @@ fn run(weak: Weak<HubInner>) {
             }
             Ready::Call(f) => {
                 if let Some(hub) = weak.upgrade() {
-                    hub.switching(None);
+                    hub.switching();
                 }
                 if let Err(p) = report::catch(me.as_deref(), f) {
                     report::emit(
@@ -681,17 +711,22 @@ fn cooperative_or_hub() -> bool {
 }
 
 /// Every hub alive, for the run info: its key (as in [`HubInfo`]), its thread, how to reach
-/// it, and who it last ran while a monitor watched (`None`: unknown).
-pub(crate) fn hubs() -> Vec<(usize, String, HubHandle, Option<u64>)> {
+/// it.
+pub(crate) fn hubs() -> Vec<(usize, String, HubHandle)> {
     stats::beats()
         .into_iter()
         .filter_map(|b| {
             let handle = b.handle.get()?.clone();
-            let running = b.running.load(std::sync::atomic::Ordering::Relaxed);
-            let running = (watched() && running != u64::MAX).then_some(running);
-            Some((Arc::as_ptr(&b) as usize, b.thread.clone(), handle, running))
+            Some((Arc::as_ptr(&b) as usize, b.thread.clone(), handle))
         })
         .collect()
+}
+
+/// When the current turn began, while a monitor watches.
+pub(crate) fn turn_clock() -> Option<Instant> {
+    let mut t = None;
+    try_with(|hub| t = hub.turn_clock.get());
+    t
 }
 
 pub(crate) fn push_ready(r: Ready) {
@@ -724,7 +759,7 @@ pub(crate) fn next_to_run() -> greenlet::Greenlet {
             let mut ready = hub.ready.borrow_mut();
             if let Some(Ready::Resume(task)) = ready.front() {
                 if let Some(g) = hub.resume_target(task) {
-                    hub.switching(Some(task));
+                    hub.switching();
                     let entry = ready.pop_front();
                     drop(ready);
                     hub.batch_left.set(left - 1);
@@ -744,10 +779,12 @@ pub(crate) fn note_raw_park(task: &Rc<Task>) {
 
 pub(crate) fn register(task: &Rc<Task>) {
     with(|hub| {
-        task.slot.set(hub.tasks.borrow_mut().insert(task.clone()));
+        let slot = hub.tasks.borrow_mut().insert(task.clone());
+        task.slot.set(slot);
         hub.spawned.set(hub.spawned.get() + 1);
         if watched() {
             hub.beat.spawned(
+                slot,
                 task.id.get(),
                 Who {
                     name: task.name.clone(),
@@ -764,7 +801,7 @@ pub(crate) fn unregister(task: &Task) {
         try_with(|hub| {
             let removed = hub.tasks.borrow_mut().try_remove(slot);
             if watched() {
-                hub.beat.finished(task.id.get());
+                hub.beat.finished(slot);
             }
             drop(removed);
         });

@@ -1,13 +1,14 @@
 //! What the hub counts about itself: [`Stats`] for its users, and the heartbeat the monitor
 //! thread reads from outside (`Beat`).
 //!
-//! The hub counts its switches in a `Cell`. While a monitor runs, each switch also stores the
-//! count, the greenlet switched to and the greenlets alive in the hub's `Beat`: atomics that
-//! only the hub's thread writes (`Relaxed` stores, no locked instruction), which the monitor
-//! thread reads. Without a monitor, a switch pays the `Cell` and one load of `WATCHED`. Names and spawn sites are recorded at spawn only while a monitor runs.
+//! The hub counts its switches in a `Cell`. While a monitor runs (or `assert_switches`
+//! measures), each switch also stores the count in the hub's `Beat`, and each turn of the
+//! loop the greenlets alive: atomics that only the hub's thread writes (`Relaxed` stores, no
+//! locked instruction), which the monitor thread reads. Which greenlet holds a held loop,
+//! the monitor learns from the thread itself (`greenlet::sample`). Without either, a switch pays the `Cell` and one `bool` load; a turn
+//! looks at `WATCHED` once. Names and spawn sites are recorded at spawn only while a monitor runs.
 
 use std::cell::Cell;
-use std::collections::HashMap;
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -54,14 +55,13 @@ pub(crate) struct Beat {
     /// count that stands still while the hub is not in its poll means something holds the
     /// loop.
     pub(crate) switches: AtomicU64,
-    /// The id of the greenlet resumed last (0: a callback on the hub; `u64::MAX`: none since
-    /// the monitor started).
-    pub(crate) running: AtomicU64,
+    /// The id of the hub's own greenlet (a callback runs on it).
+    pub(crate) hub: AtomicU64,
     /// The hub is blocked in its poll (or about to be): waiting, not held.
     pub(crate) polling: AtomicBool,
     /// The id of the thread's main greenlet, once it has blocked.
     pub(crate) main: AtomicU64,
-    /// Spawned greenlets alive at the last switch: a held loop matters when there is someone
+    /// Spawned greenlets alive at the last turn: a held loop matters when there is someone
     /// to starve.
     pub(crate) alive: AtomicUsize,
     /// The longest time without a switch the monitor saw, in nanoseconds (`u64::MAX`: never
@@ -69,8 +69,9 @@ pub(crate) struct Beat {
     pub(crate) longest: AtomicU64,
     /// The hub's thread, named for reports.
     pub(crate) thread: String,
-    /// Names and spawn sites of the greenlets spawned while a monitor runs, by id.
-    pub(crate) who: Mutex<HashMap<u64, Who>>,
+    /// Ids, names and spawn sites of the greenlets spawned while a monitor runs, at their
+    /// slot in the hub's table of greenlets (a store, where a map would hash).
+    pub(crate) who: Mutex<Vec<Option<(u64, Who)>>>,
     /// How other threads reach the hub (for the run info).
     pub(crate) handle: std::sync::OnceLock<crate::hub::HubHandle>,
     /// How the monitor captures the hub thread's stack.
@@ -105,13 +106,13 @@ impl Beat {
         };
         let beat = Arc::new(Beat {
             switches: AtomicU64::new(0),
-            running: AtomicU64::new(u64::MAX),
+            hub: AtomicU64::new(0),
             main: AtomicU64::new(0),
             polling: AtomicBool::new(false),
             alive: AtomicUsize::new(0),
             longest: AtomicU64::new(u64::MAX),
             thread,
-            who: Mutex::new(HashMap::new()),
+            who: Mutex::new(Vec::new()),
             handle: std::sync::OnceLock::new(),
             sampler: greenlet::sample::Thread::current(),
         });
@@ -121,29 +122,44 @@ impl Beat {
         beat
     }
 
-    /// The `n`th switch, to greenlet `id` (0: a callback on the hub), with `alive` spawned
-    /// greenlets: on every switch while a monitor watches.
+    /// The `n`th switch: on every switch while a monitor watches.
     #[inline]
-    pub(crate) fn switched(&self, n: u64, id: u64, alive: usize) {
+    pub(crate) fn switched(&self, n: u64) {
         self.switches.store(n, Ordering::Relaxed);
-        self.running.store(id, Ordering::Relaxed);
+    }
+
+    /// A turn of the loop after `n` switches, with `alive` spawned greenlets: once a turn
+    /// while a monitor watches.
+    pub(crate) fn turned(&self, n: u64, alive: usize) {
+        self.switches.store(n, Ordering::Relaxed);
         self.alive.store(alive, Ordering::Relaxed);
     }
 
-    /// A greenlet spawned while a monitor watches: its name and site, for reports.
-    pub(crate) fn spawned(&self, id: u64, who: Who) {
-        self.who
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id, who);
+    /// Greenlet `id`, in slot `slot` of the hub's table, spawned while a monitor watches:
+    /// its name and site, for reports.
+    pub(crate) fn spawned(&self, slot: usize, id: u64, who: Who) {
+        let mut all = self.who.lock().unwrap_or_else(PoisonError::into_inner);
+        if all.len() <= slot {
+            all.resize_with(slot + 1, || None);
+        }
+        all[slot] = Some((id, who));
     }
 
-    /// A greenlet finished while a monitor watches.
-    pub(crate) fn finished(&self, id: u64) {
-        self.who
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&id);
+    /// The greenlet in `slot` finished while a monitor watches.
+    pub(crate) fn finished(&self, slot: usize) {
+        let mut all = self.who.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(w) = all.get_mut(slot) {
+            *w = None;
+        }
+    }
+
+    /// Greenlet `id`'s name and site, if it was spawned while a monitor watched.
+    pub(crate) fn who(&self, id: u64) -> Option<Who> {
+        let all = self.who.lock().unwrap_or_else(PoisonError::into_inner);
+        all.iter()
+            .flatten()
+            .find(|(i, _)| *i == id)
+            .map(|(_, w)| w.clone())
     }
 
     /// What the monitor saw, for [`Stats`].
@@ -206,6 +222,11 @@ impl Gaps {
             self.longest.set(self.longest.get().max(now - since));
         }
         self.since.set(next.map(|_| now));
+    }
+
+    /// Whether a measurement runs.
+    pub(crate) fn measuring(&self) -> bool {
+        self.on.get()
     }
 
     /// Starts measuring; gives back what an outer measurement had so far.

@@ -130,7 +130,7 @@ pub(crate) type Locals = HashMap<usize, Option<Box<dyn Any>>>;
 /// | `catches`, `panic_report` | `hub/report.rs` (the panic hook and `catch`) | around code whose panic greenwood reports |
 /// | `in_foreign_call` | `monkey` | while parked inside an interposed libc call |
 /// | `spawner` | `greenlet.rs` | at spawn |
-/// | `parked_at` | this module | parking, while a monitor watches |
+/// | `parked_at` | this module | parking, while a monitor watches (the hub's clock of the turn) |
 ///
 /// The scheduling state moves only through this module's functions: [`park`] and the yields
 /// make a task `Parked`; `make_ready` is the one way from `Parked` to `Scheduled`, and
@@ -178,8 +178,8 @@ pub(crate) struct Task {
     pub(crate) in_foreign_call: Cell<bool>,
     /// The id of the greenlet that spawned this one (0: unknown), for the run info's tree.
     pub(crate) spawner: Cell<u64>,
-    /// When the current park began, recorded while a monitor watches (a clock read per park
-    /// costs too much otherwise), for the run info.
+    /// When the current park began (to the turn of the loop), recorded while a monitor
+    /// watches, for the run info.
     pub(crate) parked_at: Cell<Option<std::time::Instant>>,
 }
 
@@ -440,7 +440,7 @@ pub(crate) fn park(task: &Rc<Task>, what: WaitOn) {
     task.budget.set(BUDGET);
     let watched = crate::hub::stats::watched();
     if watched {
-        task.parked_at.set(Some(std::time::Instant::now()));
+        task.parked_at.set(hub::turn_clock());
     }
     switch_to_hub(task);
     let what = task.waiting_on.take();
