@@ -37,15 +37,17 @@
 //!
 //! Each hub counts its switches (a greenlet resumed, a callback run) and, while a monitor
 //! runs, also stores the count in an atomic that only its thread writes (a plain store), and
-//! says when it blocks in its poll. Without a monitor, a switch costs a counter and one load. The monitor thread looks at every hub several times per
-//! threshold: a count that stood still for longer than the threshold while the hub was not
-//! in its poll, with greenlets alive on it, is a held loop. It reports the incident once,
-//! naming the greenlet that holds it (name, id and spawn site, recorded at spawn while a
-//! monitor runs) and where the thread is, and a second time when the count moves again,
-//! with how long the loop was held. Who and where come from [`greenlet::sample`]: a signal
-//! to the held thread whose handler records the greenlet it interrupted and the return
-//! addresses on its stack, symbolized on the monitor's thread (the symbol tables are loaded
-//! when the monitor starts, so the first report is not late). The longest hold it saw shows in [`Hub::stats`](crate::hub::Hub::stats).
+//! says when it blocks in its poll; without a monitor, a switch costs a counter and one
+//! load. The monitor thread looks at every hub several times per threshold: a count that
+//! stood still for longer than the threshold while the hub was not in its poll, with
+//! greenlets alive on it, is a held loop. It reports the incident once, naming the greenlet
+//! that holds it (name, id and spawn site, recorded at spawn while a monitor runs) and where
+//! the thread is, and a second time when the count moves again, with how long the loop was
+//! held. Who and where come from [`greenlet::sample`]: a signal to the held thread, whose
+//! handler records the greenlet it interrupted and the return addresses on its stack,
+//! symbolized on the monitor's thread (the symbol tables are loaded when the monitor starts,
+//! so that the first report is not late). The longest hold it saw shows in
+//! [`Hub::stats`](crate::hub::Hub::stats).
 //!
 //! Reports go to the [`Config::handler`], or else to [`report`](crate::report) (stderr,
 //! `tracing` or `log`) with the kinds [`ReportKind::LoopHeld`] and
@@ -429,7 +431,7 @@ fn note_longest(beat: &Beat, held: Duration) {
 /// The incident as reports tell it: the greenlet the held thread runs, and where.
 fn incident(beat: &Beat, held: Duration) -> Blocking {
     let sample = beat.sampler.sample(Duration::from_millis(100));
-    // The greenlet the thread was interrupted in; else the one the hub switched to last.
+    // The greenlet the thread was interrupted in (the hub's own: a callback it runs).
     let unknown = sample.as_ref().and_then(|s| s.greenlet).is_none();
     let id = match sample.as_ref().and_then(|s| s.greenlet) {
         Some(g) if g == beat.hub.load(Ordering::Relaxed) => 0,

@@ -398,9 +398,8 @@ impl HubInner {
     }
 
     /// Whether switches need more than their count (a monitor watches, `assert_switches`
-    /// measures): looked up
-    /// once a turn (a monitor started meanwhile is seen from the next turn on), and set at
-    /// once by `assert_switches`.
+    /// measures): looked up once a turn (a monitor started meanwhile is seen from the next
+    /// turn on), and at once by `assert_switches`.
     pub(crate) fn refresh_instrumented(&self) {
         let watched = watched();
         self.instrumented.set(watched || self.gaps.measuring());
