@@ -441,6 +441,12 @@ impl HubInner {
                 let at = self.timers.borrow().instant_of(tick);
                 at.saturating_duration_since(Instant::now())
             });
+            // Nothing is runnable: from here the hub waits (giving stack memory back first is
+            // its own housekeeping, not a greenlet holding the loop).
+            self.beat
+                .polling
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            self.gaps.waiting();
             self.trim_stacks(wait);
             match wait {
                 Some(wait) => {
@@ -448,7 +454,13 @@ impl HubInner {
                     self.expire_timers(Instant::now());
                 }
                 None if self.can_be_woken() => self.poll_io(None),
-                None => self.loop_exit(),
+                None => {
+                    self.beat
+                        .polling
+                        .store(false, std::sync::atomic::Ordering::Relaxed);
+                    self.gaps.woke();
+                    self.loop_exit();
+                }
             }
             self.take_remote();
         }
