@@ -29,7 +29,10 @@
 //! there the capture times out, and the interrupted thread stays blocked in the handler).
 //! A signal for another thread, or one the program sends itself, goes to the handler that was
 //! installed before ours, if any. A greenlet within a few KiB of the end of its stack can
-//! overflow in the handler: that is reported as any overflow is.
+//! overflow in the handler: that is reported as any overflow is. Like any signal, the capture
+//! interrupts the system call the thread is in: the handler is installed with `SA_RESTART`,
+//! and the calls that are never restarted (`poll`, `epoll_wait`, sleeps) return `EINTR`,
+//! which code that blocks in them already has to retry.
 
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
