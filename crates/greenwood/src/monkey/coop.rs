@@ -611,15 +611,18 @@ pub(super) fn forget(fd: c_int) {
 }
 
 /// A blocking lookup (`getaddrinfo`, `getnameinfo`), run on the thread pool while the
-/// greenlet parks. `call` gets the caller's pointers as integers: the caller's frame stays
-/// where it is until this returns, and this returns only once `call` has finished, even when
-/// an interrupt arrives meanwhile (it is put back for the next greenwood call, and the C
-/// caller gets the lookup's own result).
+/// greenlet parks (it yields to the others at least once). `call` gets the caller's pointers
+/// as integers: the caller's frame stays where it is until this returns, and this returns
+/// only once `call` has finished, even when an interrupt arrives meanwhile (it is put back
+/// for the next greenwood call, and the C caller gets the lookup's own result).
 pub(super) fn lookup(call: impl FnOnce() -> c_int + Send + 'static) -> c_int {
     guard(|| {
         let job = crate::threadpool::spawn_blocking(call);
         let mut interrupts = Vec::new();
         let marked = InForeignCall::enter();
+        // The others run at least once, even when the pool answers before this greenlet
+        // looks (a name from /etc/hosts): a lookup always lets them, as gevent's does.
+        task::yield_quietly(&task::current());
         while !job.ready() {
             if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| crate::wait(&[&job]))) {
                 interrupts.push(p);

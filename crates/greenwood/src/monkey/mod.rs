@@ -45,7 +45,7 @@
 //! | [`patch_socket`] | `read`, `write`, `readv`, `writev` (sockets, pipes, terminals), `recv`, `recvfrom`, `recvmsg`, `send`, `sendto`, `sendmsg`, `connect`, `accept`, `accept4`; `close`, `dup2`, `dup3` (which wake greenlets parked on the descriptor and drop its registration); `fcntl`, `fcntl64`, `ioctl`, `setsockopt` (forwarded unchanged; they tell the hub that a descriptor's settings changed) |
 //! | [`patch_time`] | `nanosleep`, `clock_nanosleep` (realtime, monotonic and boot-time clocks), `sleep`, `usleep` |
 //! | [`patch_select`] | `poll`, `ppoll`, `select`, `pselect`, `epoll_wait`, `epoll_pwait` (a library's own event loop: the greenlet parks until the epoll fd is readable); the signal mask of `ppoll`, `pselect` and `epoll_pwait` holds for each look at the descriptors, not while the greenlet is parked |
-//! | [`patch_dns`] | `getaddrinfo`, `getnameinfo`, `gethostbyname`, `gethostbyname_r`: run on the thread pool; the C caller gets the lookup's own result, even when an interrupt arrives meanwhile (it waits for the lookup, which uses its buffers) |
+//! | [`patch_dns`] | `getaddrinfo`, `getnameinfo`, `gethostbyname`, `gethostbyname_r`: run on the thread pool, the greenlet yielding to the others at least once; the C caller gets the lookup's own result, even when an interrupt arrives meanwhile (it waits for the lookup, which uses its buffers) |
 //! | [`patch_subprocess`] | `waitpid`, `wait4`, `waitid` for one child: the greenlet parks on the child's pidfd |
 //!
 //! # What the calling code sees
