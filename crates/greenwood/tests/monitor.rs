@@ -231,11 +231,16 @@ fn the_run_info_says_what_each_greenlet_waits_on_and_who_spawned_whom() {
             child.kill();
         })
         .unwrap();
+    let sleeper = greenwood::Builder::new()
+        .name("sleeper")
+        .spawn(|| greenwood::sleep(Duration::from_secs(60)))
+        .unwrap();
     greenwood::sleep(Duration::from_millis(20));
     let info = greenwood::util::format_run_info();
     monitor::stop();
     ev.set();
     parent.join();
+    sleeper.kill();
     assert!(info.contains("(this thread)"), "{info}");
     let ev_site = format!("waits on Event created at {}:{ev_line}:", file!());
     let line_of = |name: &str| {
@@ -253,6 +258,11 @@ fn the_run_info_says_what_each_greenlet_waits_on_and_who_spawned_whom() {
         p.contains(", for 0."),
         "the park's duration while a monitor runs: {p}"
     );
+    let s = line_of("sleeper");
+    assert!(
+        s.contains("waits on sleep(60s), for 0.") && s.contains(" s left)"),
+        "{s}"
+    );
     let r = line_of("reader");
     assert!(
         r.contains(&format!("waits on fd {fd} to become readable")),
@@ -261,7 +271,9 @@ fn the_run_info_says_what_each_greenlet_waits_on_and_who_spawned_whom() {
     assert!(r.contains("by greenlet 'parent'"), "{r}");
     let tree = info.split("  tree:\n").nth(1).expect("a tree");
     assert!(
-        tree.contains("└── greenlet 'parent'") && tree.contains("    └── greenlet 'reader'"),
+        tree.contains("├── greenlet 'parent'")
+            && tree.contains("│   └── greenlet 'reader'")
+            && tree.contains("└── greenlet 'sleeper'"),
         "{tree}"
     );
 }

@@ -610,7 +610,12 @@ pub(crate) fn state_of(task: &Task) -> String {
                 None => out.push_str("something unknown"),
             }
             if let Some(since) = task.parked_at.get() {
-                let _ = write!(out, ", for {:.1} s", since.elapsed().as_secs_f64());
+                let waited = since.elapsed();
+                let _ = write!(out, ", for {:.1} s", waited.as_secs_f64());
+                if let Some(WaitOn::Sleep(d)) = task.waiting_on() {
+                    let left = d.saturating_sub(waited);
+                    let _ = write!(out, " ({:.1} s left)", left.as_secs_f64());
+                }
             }
             out
         }
