@@ -195,21 +195,9 @@ extern "C" fn on_sample(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut 
         REQUEST.done.store(true, Ordering::SeqCst);
         return;
     }
-    // Not ours: whatever handled SIGURG before us does.
+    // Not ours: whatever handled SIGURG before us does (by default, nothing: it is ignored).
     if let Some(Some(prev)) = PREVIOUS.get() {
-        if prev.sa_sigaction != libc::SIG_DFL && prev.sa_sigaction != libc::SIG_IGN {
-            if prev.sa_flags & libc::SA_SIGINFO != 0 {
-                // SAFETY: with SA_SIGINFO the previous handler has this signature.
-                let h: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
-                    unsafe { std::mem::transmute(prev.sa_sigaction) };
-                h(sig, info, ctx);
-            } else {
-                // SAFETY: without SA_SIGINFO the previous handler takes the signal only.
-                let h: extern "C" fn(libc::c_int) =
-                    unsafe { std::mem::transmute(prev.sa_sigaction) };
-                h(sig);
-            }
-        }
+        crate::sys::chain(prev, sig, info, ctx);
     }
 }
 

@@ -157,6 +157,31 @@ pub(crate) fn write_stderr(msg: &[u8]) {
     }
 }
 
+/// Calls `prev`, a signal disposition that was in force before ours, as the kernel would
+/// have called it; false (and nothing called) for `SIG_DFL` and `SIG_IGN`, whose effect the
+/// caller decides. For signal handlers only, with the arguments the kernel gave them.
+pub(crate) fn chain(
+    prev: &libc::sigaction,
+    sig: libc::c_int,
+    info: *mut libc::siginfo_t,
+    ctx: *mut libc::c_void,
+) -> bool {
+    if prev.sa_sigaction == libc::SIG_DFL || prev.sa_sigaction == libc::SIG_IGN {
+        return false;
+    }
+    if prev.sa_flags & libc::SA_SIGINFO != 0 {
+        // SAFETY: with SA_SIGINFO the previous handler has this signature.
+        let h: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+            unsafe { std::mem::transmute(prev.sa_sigaction) };
+        h(sig, info, ctx);
+    } else {
+        // SAFETY: without SA_SIGINFO the previous handler takes the signal only.
+        let h: extern "C" fn(libc::c_int) = unsafe { std::mem::transmute(prev.sa_sigaction) };
+        h(sig);
+    }
+    true
+}
+
 /// The SIGSEGV disposition in force before ours, to chain to for faults that are not ours.
 static PREVIOUS: OnceLock<libc::sigaction> = OnceLock::new();
 
@@ -178,21 +203,7 @@ pub(crate) fn install_overflow_handler(classify: fn(usize)) {
         }
         // Not a greenlet overflow: behave as if we were never installed.
         match PREVIOUS.get() {
-            Some(prev)
-                if prev.sa_sigaction != libc::SIG_DFL && prev.sa_sigaction != libc::SIG_IGN =>
-            {
-                if prev.sa_flags & libc::SA_SIGINFO != 0 {
-                    // SAFETY: with SA_SIGINFO the previous handler has this signature.
-                    let h: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
-                        unsafe { std::mem::transmute(prev.sa_sigaction) };
-                    h(sig, info, ctx);
-                } else {
-                    // SAFETY: without SA_SIGINFO the previous handler takes the signal only.
-                    let h: extern "C" fn(libc::c_int) =
-                        unsafe { std::mem::transmute(prev.sa_sigaction) };
-                    h(sig);
-                }
-            }
+            Some(prev) if chain(prev, sig, info, ctx) => {}
             _ => {
                 // Restore the default action; returning re-executes the faulting instruction,
                 // which now kills the process with SIGSEGV as it would have without us.
