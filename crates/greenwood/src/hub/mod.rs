@@ -238,9 +238,8 @@ thread_local! {
     static ALIVE: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Whether this thread's hub exists; as cheap and as safe to call anywhere as
-/// [`cooperative`].
-#[cfg(feature = "monkey")]
+/// Whether this thread's hub exists, without creating it: one read of a `const`
+/// thread-local, safe to call anywhere (before `main`, in interposed libc calls).
 pub(crate) fn alive() -> bool {
     ALIVE.with(Cell::get)
 }
@@ -299,6 +298,8 @@ fn create() -> Rc<HubInner> {
 impl HubInner {
     fn new() -> io::Result<Rc<HubInner>> {
         let (reactor, waker) = Reactor::new()?;
+        let remote = Arc::new(Remote::new(waker));
+        let beat = Beat::new(HubHandle::new(remote.clone()));
         let glet_result = RefCell::new(None);
         let hub = Rc::new_cyclic(|weak: &Weak<HubInner>| {
             let weak = weak.clone();
@@ -319,7 +320,7 @@ impl HubInner {
                 since_poll: Cell::new(0),
                 timers: RefCell::new(Wheel::new(Instant::now())),
                 reactor,
-                remote: Arc::new(Remote::new(waker)),
+                remote,
                 tasks: RefCell::new(Slab::new()),
                 main: RefCell::new(Weak::new()),
                 main_glet: Cell::new(None),
@@ -328,7 +329,7 @@ impl HubInner {
                 signals: RefCell::new(Slab::new()),
                 failure_handler: RefCell::new(None),
                 pid: std::process::id(),
-                beat: Beat::new(),
+                beat,
                 gaps: Gaps::default(),
                 instrumented: Cell::new(false),
                 turn_clock: Cell::new(None),
@@ -341,7 +342,6 @@ impl HubInner {
         if let Some(e) = glet_result.into_inner() {
             return Err(e);
         }
-        let _ = hub.beat.handle.set(HubHandle::new(hub.remote.clone()));
         hub.beat
             .hub
             .store(hub.glet.id(), std::sync::atomic::Ordering::Relaxed);
@@ -686,7 +686,7 @@ pub(crate) struct HubInfo {
 
 /// The run info of this thread's hub, if it has one (made on the hub's thread).
 pub(crate) fn info() -> Option<HubInfo> {
-    if !cooperative_or_hub() {
+    if !alive() {
         return None;
     }
     let hub = get_hub();
@@ -716,20 +716,12 @@ pub(crate) fn info() -> Option<HubInfo> {
     })
 }
 
-/// Whether this thread has a hub (without creating one).
-fn cooperative_or_hub() -> bool {
-    ALIVE.with(Cell::get)
-}
-
 /// Every hub alive, for the run info: its key (as in [`HubInfo`]), its thread, how to reach
 /// it.
 pub(crate) fn hubs() -> Vec<(usize, String, HubHandle)> {
     stats::beats()
         .into_iter()
-        .filter_map(|b| {
-            let handle = b.handle.get()?.clone();
-            Some((Arc::as_ptr(&b) as usize, b.thread.clone(), handle))
-        })
+        .map(|b| (Arc::as_ptr(&b) as usize, b.thread.clone(), b.handle.clone()))
         .collect()
 }
 

@@ -73,7 +73,7 @@ pub(crate) struct Beat {
     /// slot in the hub's table of greenlets (a store, where a map would hash).
     pub(crate) who: Mutex<Vec<Option<(u64, Who)>>>,
     /// How other threads reach the hub (for the run info).
-    pub(crate) handle: std::sync::OnceLock<crate::hub::HubHandle>,
+    pub(crate) handle: crate::hub::HubHandle,
     /// How the monitor captures the hub thread's stack.
     pub(crate) sampler: greenlet::sample::Thread,
 }
@@ -98,7 +98,7 @@ pub(crate) fn watched() -> bool {
 }
 
 impl Beat {
-    pub(crate) fn new() -> Arc<Beat> {
+    pub(crate) fn new(handle: crate::hub::HubHandle) -> Arc<Beat> {
         let t = std::thread::current();
         let thread = match t.name() {
             Some(n) => format!("'{n}'"),
@@ -113,7 +113,7 @@ impl Beat {
             longest: AtomicU64::new(u64::MAX),
             thread,
             who: Mutex::new(Vec::new()),
-            handle: std::sync::OnceLock::new(),
+            handle,
             sampler: greenlet::sample::Thread::current(),
         });
         let mut beats = BEATS.lock().unwrap_or_else(PoisonError::into_inner);
