@@ -42,7 +42,7 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::io;
 use std::mem::MaybeUninit;
-use std::panic::{self, AssertUnwindSafe};
+use std::panic::{self, AssertUnwindSafe, Location};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -122,6 +122,8 @@ struct Inner {
     /// `None` only for a main greenlet.
     parent: Cell<Option<Greenlet>>,
     name: Option<Box<str>>,
+    /// Where the greenlet was made, as its builder was told ([`Builder::site`]).
+    site: Option<&'static Location<'static>>,
     id: u64,
     stack_size: usize,
     /// What a framework on top keeps per greenlet (see [`Greenlet::set_data`]).
@@ -248,17 +250,22 @@ fn fast() -> &'static Fast {
     FAST.with(|f| unsafe { &*(f as *const Fast) })
 }
 
-/// The id of the greenlet running on this thread, for a signal handler that interrupted it
-/// (`sample`); 0 before this thread's greenlet state exists, or once it is gone.
-pub(crate) fn running_id() -> u64 {
+/// The greenlet running on this thread, for a signal handler that interrupted it (`sample`):
+/// `f` sees its id, site and name; `None` before this thread's greenlet state exists, or once
+/// it is gone. Reads only; allocates nothing.
+pub(crate) fn with_running<R>(
+    f: impl FnOnce(u64, Option<&'static Location<'static>>, Option<&str>) -> R,
+) -> Option<R> {
     let cur = fast().current.get();
     if cur.is_null() {
-        return 0;
+        return None;
     }
     // SAFETY: `current` points to the running greenlet's `Inner`, which lives while it runs
     // (the thread's state or a handle on the switching greenlet's stack holds it), and a
-    // signal handler runs on top of that greenlet. `id` never changes after creation.
-    unsafe { (*cur).id }
+    // signal handler runs on top of that greenlet, so the `Inner` outlives the call. `id`,
+    // `site` and `name` never change after creation.
+    let inner = unsafe { &*cur };
+    Some(f(inner.id, inner.site, inner.name.as_deref()))
 }
 
 fn next_id() -> u64 {
@@ -313,6 +320,7 @@ impl ThreadState {
                 yielder: Cell::new(std::ptr::null()),
                 parent: Cell::new(None),
                 name: Some("main".into()),
+                site: None,
                 id: next_id(),
                 stack_size: 0,
                 data: Cell::new(None),
@@ -743,6 +751,22 @@ impl Greenlet {
         self.inner.name.as_deref()
     }
 
+    /// Where the greenlet was made, if its builder was told ([`Builder::site`]): what a
+    /// framework on top calls its spawn site.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let here = std::panic::Location::caller();
+    /// let g = greenlet::Builder::new().site(here).build(|_| ())?;
+    /// assert_eq!(g.site(), Some(here));
+    /// assert_eq!(greenlet::getcurrent().site(), None);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn site(&self) -> Option<&'static Location<'static>> {
+        self.inner.site
+    }
+
     /// A process-wide unique number.
     ///
     /// # Examples
@@ -992,6 +1016,23 @@ pub fn getcurrent() -> Greenlet {
     g
 }
 
+/// The id of the running greenlet ([`Greenlet::id`]) without making a handle to it (which
+/// `getcurrent().id()` does, and drops again).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(greenlet::current_id(), greenlet::getcurrent().id());
+/// let g = greenlet::Greenlet::new(|_| greenlet::current_id());
+/// assert_eq!(g.switch(()).downcast::<u64>().unwrap(), g.id());
+/// ```
+#[inline]
+pub fn current_id() -> u64 {
+    // SAFETY: the current greenlet is alive while it runs (see the invariants), and `id`
+    // never changes after creation.
+    unsafe { (*current_ptr()).id }
+}
+
 /// What is attached to the running greenlet with [`Greenlet::set_data`], without creating a
 /// handle to the greenlet itself.
 ///
@@ -1080,6 +1121,7 @@ pub fn settrace(hook: Option<SwitchHook>) -> Option<SwitchHook> {
 #[derive(Debug, Default)]
 pub struct Builder {
     name: Option<String>,
+    site: Option<&'static Location<'static>>,
     stack_size: Option<usize>,
     parent: Option<Greenlet>,
 }
@@ -1111,6 +1153,21 @@ impl Builder {
     /// ```
     pub fn name(mut self, name: impl Into<String>) -> Builder {
         self.name = Some(name.into());
+        self
+    }
+
+    /// Where the greenlet is made, for [`Greenlet::site`] and for [`sample`](crate::sample)'s
+    /// captures (a framework on top passes the site of its own spawn call).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenlet::Builder::new().site(std::panic::Location::caller()).build(|_| ())?;
+    /// assert!(g.site().is_some());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn site(mut self, site: &'static Location<'static>) -> Builder {
+        self.site = Some(site);
         self
     }
 
@@ -1197,6 +1254,7 @@ impl Builder {
                 yielder: Cell::new(std::ptr::null()),
                 parent: Cell::new(Some(parent)),
                 name,
+                site: self.site,
                 id,
                 stack_size: size,
                 data: Cell::new(None),

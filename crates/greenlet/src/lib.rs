@@ -49,8 +49,8 @@ mod value;
 
 pub use crate::error::{GreenletExit, ParentError};
 pub use crate::greenlet::{
-    current_data, getcurrent, set_warning_handler, settrace, try_current_data, Builder, Greenlet,
-    SwitchHook, WarningHandler,
+    current_data, current_id, getcurrent, set_warning_handler, settrace, try_current_data, Builder,
+    Greenlet, SwitchHook, WarningHandler,
 };
 pub use crate::stack::{
     default_stack_size, set_default_stack_size, set_deferred_trim, stack_guard_kind, trim_stacks,

@@ -5,7 +5,7 @@
 //! The capturing thread sends the target a signal (`SIGURG`, which Go uses for the same
 //! purpose and which is ignored by default), whose handler walks the interrupted stack with
 //! the unwinder (`backtrace::trace_unsynchronized`, as sampling profilers do) into a static
-//! buffer of atomics, with the id of the greenlet it interrupted, and the capturing thread
+//! buffer of atomics, with the id, name and site of the greenlet it interrupted, and the capturing thread
 //! waits for it, at most a timeout. Symbolizing
 //! the addresses is the caller's business, on its own thread, where it may allocate.
 //!
@@ -23,7 +23,9 @@
 //!
 //! The handler runs on the interrupted stack (a greenlet's, usually), reads its own thread id
 //! and the request (atomics), and, when the request is for it, calls the unwinder and stores
-//! the addresses it finds (atomics). The unwinder takes no lock that the interrupted code could
+//! the addresses it finds (atomics), then copies the interrupted greenlet's id, site and name
+//! (fields that never change after the greenlet is made, of a greenlet alive while it runs)
+//! into more atomics. It allocates nothing. The unwinder takes no lock that the interrupted code could
 //! hold on current glibc (it finds unwind tables with `_dl_find_object`, lock-free since glibc
 //! 2.35; older ones take the loader's lock, which a thread interrupted inside `dlopen` holds:
 //! there the capture times out, and the interrupted thread stays blocked in the handler).
@@ -34,12 +36,18 @@
 //! and the calls that are never restarted (`poll`, `epoll_wait`, sleeps) return `EINTR`,
 //! which code that blocks in them already has to retry.
 
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
+use std::panic::Location;
+use std::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 /// The most frames one capture keeps.
 pub const MAX_FRAMES: usize = 64;
+
+/// The most bytes of the greenlet's name one capture keeps.
+pub const MAX_NAME: usize = 128;
 
 /// What a capture found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,6 +59,11 @@ pub struct Sample {
     /// The id of the greenlet that was running (see [`Greenlet::id`](crate::Greenlet::id));
     /// `None` if the thread had no greenlet state.
     pub greenlet: Option<u64>,
+    /// That greenlet's name (its first [`MAX_NAME`] bytes), if it has one.
+    pub name: Option<String>,
+    /// Where that greenlet was made ([`Greenlet::site`](crate::Greenlet::site)), if its
+    /// builder was told.
+    pub site: Option<&'static Location<'static>>,
 }
 
 /// A thread that can be captured: made on the thread itself, then handed to another.
@@ -65,6 +78,11 @@ struct Request {
     tid: AtomicI32,
     done: AtomicBool,
     greenlet: AtomicU64,
+    /// The greenlet's site (null: none).
+    site: AtomicPtr<Location<'static>>,
+    /// The length of the name copied (`usize::MAX`: no name).
+    name_len: AtomicUsize,
+    name: [AtomicU8; MAX_NAME],
     len: AtomicUsize,
     frames: [AtomicUsize; MAX_FRAMES],
 }
@@ -73,6 +91,9 @@ static REQUEST: Request = Request {
     tid: AtomicI32::new(0),
     done: AtomicBool::new(false),
     greenlet: AtomicU64::new(0),
+    site: AtomicPtr::new(std::ptr::null_mut()),
+    name_len: AtomicUsize::new(usize::MAX),
+    name: [const { AtomicU8::new(0) }; MAX_NAME],
     len: AtomicUsize::new(0),
     frames: [const { AtomicUsize::new(0) }; MAX_FRAMES],
 };
@@ -100,9 +121,14 @@ impl Thread {
     /// signal, or is stuck where the unwinder cannot run) or the signal could not be sent.
     pub fn sample(&self, timeout: Duration) -> Option<Sample> {
         if self.tid == gettid() {
+            let running = crate::greenlet::with_running(|id, site, name| {
+                (id, site, name.map(|n| truncated(n).to_owned()))
+            });
             return Some(Sample {
                 frames: local(),
-                greenlet: Some(crate::greenlet::running_id()).filter(|&id| id != 0),
+                greenlet: running.as_ref().map(|r| r.0),
+                site: running.as_ref().and_then(|r| r.1),
+                name: running.and_then(|r| r.2),
             });
         }
         let _one = CAPTURING.lock().unwrap_or_else(PoisonError::into_inner);
@@ -134,14 +160,38 @@ impl Thread {
         }
         let n = REQUEST.len.load(Ordering::SeqCst).min(MAX_FRAMES);
         let greenlet = REQUEST.greenlet.load(Ordering::SeqCst);
+        let site = REQUEST.site.load(Ordering::SeqCst);
+        let name = match REQUEST.name_len.load(Ordering::SeqCst) {
+            usize::MAX => None,
+            len => {
+                let bytes: Vec<u8> = REQUEST.name[..len.min(MAX_NAME)]
+                    .iter()
+                    .map(|b| b.load(Ordering::Relaxed))
+                    .collect();
+                Some(String::from_utf8_lossy(&bytes).into_owned())
+            }
+        };
         Some(Sample {
             frames: REQUEST.frames[..n]
                 .iter()
                 .map(|f| f.load(Ordering::Relaxed))
                 .collect(),
             greenlet: (greenlet != 0).then_some(greenlet),
+            name,
+            // SAFETY: the handler stores either null or the address of the running greenlet's
+            // site, a `&'static Location` (see `on_sample`), so a non-null pointer is one.
+            site: unsafe { site.as_ref() },
         })
     }
+}
+
+/// `name`'s first [`MAX_NAME`] bytes, cut at a character boundary.
+fn truncated(name: &str) -> &str {
+    let mut end = name.len().min(MAX_NAME);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
 }
 
 /// The calling thread's own return addresses.
@@ -189,9 +239,28 @@ extern "C" fn on_sample(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut 
             });
         }
         REQUEST.len.store(n, Ordering::SeqCst);
+        let running = crate::greenlet::with_running(|id, site, name| {
+            let site = site.map_or(std::ptr::null_mut(), |s| {
+                s as *const Location<'static> as *mut Location<'static>
+            });
+            REQUEST.site.store(site, Ordering::SeqCst);
+            let len = name.map_or(usize::MAX, |n| {
+                let n = truncated(n).as_bytes();
+                for (slot, &b) in REQUEST.name.iter().zip(n) {
+                    slot.store(b, Ordering::Relaxed);
+                }
+                n.len()
+            });
+            REQUEST.name_len.store(len, Ordering::SeqCst);
+            id
+        });
+        if running.is_none() {
+            REQUEST.site.store(std::ptr::null_mut(), Ordering::SeqCst);
+            REQUEST.name_len.store(usize::MAX, Ordering::SeqCst);
+        }
         REQUEST
             .greenlet
-            .store(crate::greenlet::running_id(), Ordering::SeqCst);
+            .store(running.unwrap_or(0), Ordering::SeqCst);
         REQUEST.done.store(true, Ordering::SeqCst);
         return;
     }
@@ -237,6 +306,33 @@ mod tests {
             });
         }
         assert!(names.iter().any(|n| n.contains("spin_here")), "{names:#?}");
+    }
+
+    #[test]
+    fn the_interrupted_greenlet_is_named_with_its_site() {
+        static STOP: AtomicBool = AtomicBool::new(false);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let here = Location::caller();
+        // A name longer than a capture keeps, with a character across the cut.
+        let name = format!("{}é-spinner", "x".repeat(MAX_NAME - 1));
+        let n = name.clone();
+        let busy = std::thread::spawn(move || {
+            let g = crate::Builder::new()
+                .name(n)
+                .site(here)
+                .build(|_| spin_here(&STOP))
+                .unwrap();
+            tx.send((Thread::current(), g.id())).unwrap();
+            g.switch(());
+        });
+        let (target, id) = rx.recv().unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        let sample = target.sample(Duration::from_secs(2)).expect("answered");
+        STOP.store(true, Ordering::Relaxed);
+        busy.join().unwrap();
+        assert_eq!(sample.greenlet, Some(id));
+        assert_eq!(sample.site, Some(here));
+        assert_eq!(sample.name.as_deref(), Some(&name[..MAX_NAME - 1]));
     }
 
     #[test]

@@ -319,7 +319,7 @@ impl Builder {
     {
         crate::monitor::start_from_env();
         let hub = hub::hub_greenlet();
-        let mut b = greenlet::Builder::new().parent(&hub);
+        let mut b = greenlet::Builder::new().parent(&hub).site(site);
         if let Some(n) = &self.name {
             b = b.name(n.clone());
         }
@@ -329,7 +329,7 @@ impl Builder {
         let name = self.name.map(String::into_boxed_str);
         let task = Rc::new(Task::new(Kind::Spawned, 0, name, Some(site)));
         task.status.set(Status::New);
-        task.spawner.set(greenlet::getcurrent().id());
+        task.spawner.set(greenlet::current_id());
         let t = task.clone();
         let glet = b.build(move |_| body(t, f))?;
         task.id.set(glet.id());

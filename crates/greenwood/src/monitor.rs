@@ -35,23 +35,26 @@
 //!
 //! # How it works
 //!
-//! Each hub counts its switches (a greenlet resumed, a callback run) and, while a monitor
-//! runs, also stores the count in an atomic that only its thread writes (a plain store), and
-//! says when it blocks in its poll; without a monitor, a switch costs a counter and one
-//! load. The monitor thread looks at every hub several times per threshold: a count that
-//! stood still for longer than the threshold while the hub was not in its poll, with
-//! greenlets alive on it, is a held loop. It reports the incident once, naming the greenlet
-//! that holds it (name, id and spawn site, recorded at spawn while a monitor runs) and where
-//! the thread is, and a second time when the count moves again, with how long the loop was
-//! held. Who and where come from [`greenlet::sample`]: a signal to the held thread, whose
-//! handler records the greenlet it interrupted and the return addresses on its stack,
-//! symbolized on the monitor's thread (the symbol tables are loaded when the monitor starts,
+//! Each hub counts its switches (a greenlet resumed, a callback run) in an atomic that only
+//! its thread writes (a plain load and store), the same counter [`Hub::stats`] reads, and
+//! says when it blocks in its poll. Nothing the hub does depends on whether a monitor runs,
+//! so a running monitor costs the greenlets nothing but its thread's looks. The monitor thread
+//! looks at every hub several times per threshold: a count that stood still for longer than
+//! the threshold while the hub was not in its poll, with greenlets alive on it, is a held
+//! loop. It reports the incident once, naming the greenlet that holds it (name, id and spawn
+//! site) and where the thread is, and a second time when the count moves again, with how
+//! long the loop was held. Who and where come from [`greenlet::sample`]: a signal to the held
+//! thread, whose handler records the greenlet it interrupted (its id, name and site, so a
+//! greenlet spawned before the monitor started is named too) and the return addresses on
+//! its stack, symbolized on the monitor's thread (the symbol tables are loaded when the monitor starts,
 //! so that the first report is not late). The longest hold it saw shows in
-//! [`Hub::stats`](crate::hub::Hub::stats).
+//! [`Hub::stats`].
 //!
 //! Reports go to the [`Config::handler`], or else to [`report`](crate::report) (stderr,
 //! `tracing` or `log`) with the kinds [`ReportKind::LoopHeld`] and
 //! [`ReportKind::LoopReleased`].
+//!
+//! [`Hub::stats`]: crate::hub::Hub::stats
 
 use std::collections::HashMap;
 use std::fmt;
@@ -156,9 +159,9 @@ pub struct Blocking {
     /// The greenlet that holds the loop, by id; `None`: a callback the hub runs (or, with
     /// `unknown`, nobody knows).
     pub greenlet: Option<u64>,
-    /// Its name, if it has one and was spawned while a monitor ran.
+    /// Its name, if it has one.
     pub name: Option<String>,
-    /// Where it was spawned, if it was spawned while a monitor ran.
+    /// Where it was spawned (`None` for the main greenlet and raw greenlets).
     pub spawned_at: Option<&'static Location<'static>>,
     /// Whether it is the thread's main greenlet.
     pub main: bool,
@@ -174,8 +177,10 @@ pub struct Blocking {
     pub backtrace: Vec<String>,
 }
 
-impl fmt::Display for Blocking {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Blocking {
+    /// Who holds the loop, with where it was spawned: "greenlet 'x' (id 5), spawned at
+    /// src/main.rs:3:5,".
+    fn holder(&self) -> String {
         let who = match (self.greenlet, &self.name, self.main) {
             (None, _, _) if self.unknown => {
                 "a greenlet (its thread did not answer the monitor)".to_owned()
@@ -187,22 +192,26 @@ impl fmt::Display for Blocking {
         };
         let site = match self.spawned_at {
             Some(s) => format!(", spawned at {}:{}:{},", s.file(), s.line(), s.column()),
-            None if self.greenlet.is_some() && !self.main && self.name.is_none() => {
-                " (spawned before the monitor started, or a raw greenlet)".to_owned()
-            }
             None => String::new(),
         };
+        format!("{who}{site}")
+    }
+}
+
+impl fmt::Display for Blocking {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let who = self.holder();
         let ms = self.held.as_secs_f64() * 1e3;
         if self.released {
             write!(
                 f,
-                "{who}{site} let go of the loop of thread {} after holding it for {ms:.0} ms",
+                "{who} let go of the loop of thread {} after holding it for {ms:.0} ms",
                 self.thread
             )
         } else {
             write!(
                 f,
-                "{who}{site} has held the loop of thread {} for {ms:.0} ms without switching: \
+                "{who} has held the loop of thread {} for {ms:.0} ms without switching: \
                  the other greenlets of that thread cannot run. It computes, or makes a \
                  blocking call greenwood did not make cooperative (greenwood::sleep(0) \
                  yields; greenwood::spawn_blocking runs blocking work on the thread pool)",
@@ -290,7 +299,7 @@ pub fn start(config: Config) {
     let mut c = SHARED.config.lock().unwrap_or_else(PoisonError::into_inner);
     let was_running = c.is_some();
     *c = Some(config);
-    stats::WATCHED.store(true, Ordering::SeqCst);
+    stats::tick_coarse(true);
     SHARED.changed.notify_all();
     drop(c);
     if !was_running {
@@ -319,7 +328,7 @@ pub fn start(config: Config) {
 pub fn stop() {
     let mut c = SHARED.config.lock().unwrap_or_else(PoisonError::into_inner);
     *c = None;
-    stats::WATCHED.store(false, Ordering::SeqCst);
+    stats::tick_coarse(false);
     SHARED.changed.notify_all();
 }
 
@@ -366,7 +375,11 @@ fn watch(generation: u64) {
         let config = {
             let c = SHARED.config.lock().unwrap_or_else(PoisonError::into_inner);
             match &*c {
-                Some(config) if current() => config.clone(),
+                Some(config) if current() => {
+                    // Under the lock, so that no tick lands after `stop` zeroed the clock.
+                    stats::tick_coarse(true);
+                    config.clone()
+                }
                 _ => return,
             }
         };
@@ -439,20 +452,37 @@ fn incident(beat: &Beat, held: Duration) -> Blocking {
         None => 0,
     };
     let main = id != 0 && id == beat.main.load(Ordering::Relaxed);
-    let who = beat.who(id);
+    let (name, spawned_at) = match &sample {
+        Some(s) if id != 0 && !main => (s.name.clone(), s.site),
+        _ => (None, None),
+    };
     Blocking {
         thread: beat.thread.clone(),
         greenlet: (id != 0).then_some(id),
         unknown,
-        name: who
-            .as_ref()
-            .and_then(|w| w.name.as_deref().map(str::to_owned)),
-        spawned_at: who.and_then(|w| w.site),
+        name,
+        spawned_at,
         main,
         held,
         released: false,
         backtrace: sample.map(|s| where_is(&s.frames)).unwrap_or_default(),
     }
+}
+
+/// Who holds `beat`'s hub, and where its thread is, for the run info of a hub that does not
+/// answer: "greenlet 'x' (id 5), spawned at src/main.rs:3:5, at:" and the frames.
+pub(crate) fn held_by(beat: &Beat) -> String {
+    let b = incident(beat, Duration::ZERO);
+    let mut out = b.holder();
+    out = out.trim_end_matches(',').to_owned();
+    if !b.backtrace.is_empty() {
+        out.push_str(", at:");
+        for frame in &b.backtrace {
+            out.push_str("\n    ");
+            out.push_str(frame);
+        }
+    }
+    out
 }
 
 /// The most frames a report shows.

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe, Location};
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::Elapsed;
 use crate::hub::task::{self, Interrupt, Task};
@@ -43,6 +43,8 @@ pub struct Timeout {
     task: Rc<Task>,
     duration: Duration,
     site: &'static Location<'static>,
+    /// The soonest timeout of the task before this one was armed, given back when it goes.
+    outer: Option<(Instant, &'static Location<'static>)>,
 }
 
 fn next_id() -> u64 {
@@ -68,16 +70,24 @@ impl Timeout {
         let id = next_id();
         let site = Location::caller();
         let elapsed = Elapsed { id, duration, site };
-        let key = hub::add_timer(
+        let (key, at) = hub::add_timer_until(
             duration,
             TimerAction::Interrupt(task.clone(), Interrupt::Timeout(elapsed)),
         );
+        // The run info shows the soonest timeout armed around a park.
+        let outer = task.timeout_at.get();
+        if let Some(at) = at {
+            if outer.is_none_or(|(o, _)| at < o) {
+                task.timeout_at.set(Some((at, site)));
+            }
+        }
         Timeout {
             id,
             key: Some(key),
             task,
             duration,
             site,
+            outer,
         }
     }
 
@@ -131,6 +141,7 @@ impl Drop for Timeout {
         }
         // Fired while the greenlet was runnable and not raised yet: forget it.
         self.task.forget_timeout(self.id);
+        self.task.timeout_at.set(self.outer);
     }
 }
 

@@ -14,14 +14,17 @@ const ANSWER_WITHIN: Duration = Duration::from_millis(200);
 /// What every greenlet of every hub of the process is doing: for each hub, its thread and
 /// counters, then each greenlet with its id, name, spawn site, who spawned it and its state
 /// (running, runnable, or what it waits on: another greenlet, an `Event`, `Queue`, lock or
-/// thread-pool job with where it was created, a descriptor and direction, a sleep), and a
-/// tree of who spawned whom (gevent's `GreenletTree`). How long each has waited shows while
-/// a [monitor](crate::monitor) runs (it records when each park began).
+/// thread-pool job with where it was created, a descriptor and direction, a sleep, with the
+/// time left on the wait's timeout and on the soonest [`Timeout`](crate::Timeout) around
+/// it), and a tree of who spawned whom (gevent's `GreenletTree`). How long each has waited
+/// shows while a [monitor](crate::monitor) runs, to its look interval (a park notes the
+/// monitor's clock).
 ///
 /// Another thread's hub describes itself on its own thread, through its remote queue: this
-/// call waits up to 200 ms for each (blocking the calling thread), and a hub whose loop is
-/// held meanwhile is listed as not answering (the [monitor](crate::monitor) reports who holds
-/// it).
+/// call waits up to 200 ms for each (blocking the calling thread). A hub whose loop is held
+/// meanwhile cannot list its greenlets: it is listed with the greenlet that holds it (name,
+/// id, spawn site) and where that greenlet is, captured from its thread as the
+/// [monitor](crate::monitor) does.
 ///
 /// # Examples
 ///
@@ -53,9 +56,10 @@ pub fn format_run_info() -> String {
     if let Some(h) = &mine {
         write_hub(&mut out, h, true);
     }
-    for (_, thread, handle) in others {
+    for (_, beat) in others {
+        let thread = &beat.thread;
         let (tx, rx) = std::sync::mpsc::channel();
-        let asked = handle.run_callback(move || {
+        let asked = beat.handle.run_callback(move || {
             let _ = tx.send(hub::info());
         });
         match asked.ok().map(|()| rx.recv_timeout(ANSWER_WITHIN)) {
@@ -66,9 +70,9 @@ pub fn format_run_info() -> String {
             Some(Err(_)) => {
                 let _ = writeln!(
                     out,
-                    "thread {thread}: no answer within {} ms: its loop is held (a monitor \
-                     says by whom)",
-                    ANSWER_WITHIN.as_millis()
+                    "thread {thread}: no answer within {} ms: its loop is held by {}",
+                    ANSWER_WITHIN.as_millis(),
+                    crate::monitor::held_by(&beat)
                 );
             }
         }
@@ -205,18 +209,13 @@ fn write_tree(
 /// ```
 #[track_caller]
 pub fn assert_switches<R>(threshold: Duration, f: impl FnOnce() -> R) -> R {
-    let outer = hub::with(|h| {
-        let outer = h.gaps.start();
-        h.refresh_instrumented();
-        outer
-    });
+    let outer = hub::with(|h| h.gaps.start());
     struct Stop(Option<Option<(Option<std::time::Instant>, Duration)>>);
     impl Drop for Stop {
         fn drop(&mut self) {
             if let Some(outer) = self.0.take() {
                 hub::try_with(|h| {
                     h.gaps.stop(outer);
-                    h.refresh_instrumented();
                 });
             }
         }
@@ -224,11 +223,7 @@ pub fn assert_switches<R>(threshold: Duration, f: impl FnOnce() -> R) -> R {
     let mut guard = Stop(Some(outer));
     let r = f();
     let outer = guard.0.take().flatten();
-    let longest = hub::with(|h| {
-        let longest = h.gaps.stop(outer);
-        h.refresh_instrumented();
-        longest
-    });
+    let longest = hub::with(|h| h.gaps.stop(outer));
     assert!(
         longest <= threshold,
         "assert_switches: the loop went {:.1} ms without a switch, more than the {:.1} ms allowed",

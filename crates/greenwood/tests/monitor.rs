@@ -66,7 +66,7 @@ fn a_spinning_greenlet_is_reported_by_name_and_spawn_site_then_let_go() {
     assert!(!held.released && released.released);
     assert_eq!(held.name.as_deref(), Some("spinner"));
     assert_eq!(held.greenlet, Some(hog.id()));
-    let site = held.spawned_at.expect("spawned while the monitor ran");
+    let site = held.spawned_at.expect("a spawn site");
     assert_eq!((site.file(), site.line()), (file!(), line));
     assert!(held.held >= Duration::from_millis(50));
     assert!(released.held >= held.held);
@@ -80,6 +80,47 @@ fn a_spinning_greenlet_is_reported_by_name_and_spawn_site_then_let_go() {
         "{released}"
     );
     assert!(greenwood::hub::get_hub().stats().longest_without_switch >= Some(held.held));
+}
+
+#[test]
+fn a_greenlet_spawned_before_the_monitor_started_is_named_too() {
+    let _one = ONE_MONITOR.lock().unwrap_or_else(|e| e.into_inner());
+    let go = greenwood::event::Event::new();
+    let g = go.clone();
+    let line = line!() + 3;
+    let hog = greenwood::Builder::new()
+        .name("early-bird")
+        .spawn(move || {
+            g.wait();
+            spin_in_a_named_function(Duration::from_millis(300));
+        })
+        .unwrap();
+    greenwood::sleep(Duration::ZERO); // it parks on the event
+    let seen = watch(Duration::from_millis(50));
+    go.set();
+    hog.join();
+    settle_for(&seen, 2);
+    monitor::stop();
+    let seen = seen.lock().unwrap();
+    let held = seen
+        .iter()
+        .find(|b| !b.released)
+        .unwrap_or_else(|| panic!("an incident: {seen:?}"));
+    assert_eq!(held.name.as_deref(), Some("early-bird"), "{held}");
+    let site = held.spawned_at.expect("a spawn site");
+    assert_eq!((site.file(), site.line()), (file!(), line));
+    assert!(
+        held.backtrace
+            .iter()
+            .any(|f| f.contains("spin_in_a_named_function")),
+        "{held}"
+    );
+}
+
+#[inline(never)]
+fn spin_in_a_named_function(d: Duration) {
+    spin(d);
+    std::hint::black_box(());
 }
 
 #[test]
@@ -301,6 +342,112 @@ fn the_run_info_covers_the_hubs_of_other_threads() {
     other.join().unwrap();
     assert!(info.contains("thread 'other-hub':"), "{info}");
     assert!(info.contains("greenlet 'over-there'"), "{info}");
+}
+
+#[test]
+fn the_run_info_shows_timeouts_and_deadlines_without_a_monitor() {
+    let _one = ONE_MONITOR.lock().unwrap_or_else(|e| e.into_inner());
+    let ev = greenwood::event::Event::new();
+    let e = ev.clone();
+    let timed = greenwood::Builder::new()
+        .name("timed-wait")
+        .spawn(move || e.wait_timeout(Duration::from_secs(30)))
+        .unwrap();
+    let e = ev.clone();
+    let line = line!() + 4;
+    let guarded = greenwood::Builder::new()
+        .name("guarded")
+        .spawn(move || {
+            let _t = greenwood::Timeout::start(Duration::from_secs(40));
+            e.wait();
+        })
+        .unwrap();
+    greenwood::sleep(Duration::from_millis(5));
+    let info = greenwood::util::format_run_info();
+    ev.set();
+    timed.join();
+    guarded.join();
+    let line_of = |name: &str| {
+        info.lines()
+            .find(|l| l.starts_with(&format!("  greenlet '{name}'")))
+            .unwrap_or_else(|| panic!("no line for {name}:\n{info}"))
+            .to_owned()
+    };
+    let t = line_of("timed-wait");
+    let left = |line: &str, after: &str| -> f64 {
+        let rest = &line[line
+            .find(after)
+            .unwrap_or_else(|| panic!("{after:?} in {line}"))
+            + after.len()..];
+        rest.split(' ').next().unwrap().parse().unwrap()
+    };
+    assert!(t.contains("waits on Event"), "{t}");
+    let t_left = left(&t, ", timing out in ");
+    assert!(t_left > 25.0 && t_left <= 30.0, "{t}");
+    assert!(
+        !t.contains(", for "),
+        "no park durations without a monitor: {t}"
+    );
+    let g = line_of("guarded");
+    assert!(
+        g.contains(&format!("inside a Timeout set at {}:{line}:", file!())),
+        "{g}"
+    );
+    let g_left = left(&g, "that fires in ");
+    assert!(g_left > 35.0 && g_left <= 40.0, "{g}");
+    assert!(
+        !g.contains("timing out in"),
+        "the wait itself has no timeout: {g}"
+    );
+}
+
+#[test]
+fn the_run_info_names_who_holds_another_threads_loop_and_where() {
+    let _one = ONE_MONITOR.lock().unwrap_or_else(|e| e.into_inner());
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let line = line!() + 6;
+    let other = std::thread::Builder::new()
+        .name("held-hub".into())
+        .spawn(move || {
+            let hog = greenwood::Builder::new()
+                .name("hog")
+                .spawn(move || {
+                    ready_tx.send(()).unwrap();
+                    spin_until_stopped(&STOP);
+                })
+                .unwrap();
+            hog.join();
+        })
+        .unwrap();
+    ready_rx.recv().unwrap();
+    let info = greenwood::util::format_run_info();
+    STOP.store(true, std::sync::atomic::Ordering::Relaxed);
+    other.join().unwrap();
+    let held = info
+        .lines()
+        .position(|l| l.starts_with("thread 'held-hub': no answer"))
+        .unwrap_or_else(|| panic!("the held hub is listed:\n{info}"));
+    let lines: Vec<&str> = info.lines().collect();
+    assert!(
+        lines[held].contains("its loop is held by greenlet 'hog' (id ")
+            && lines[held].contains(&format!("spawned at {}:{line}:", file!())),
+        "{info}"
+    );
+    assert!(
+        lines[held + 1..]
+            .iter()
+            .take_while(|l| l.starts_with("    "))
+            .any(|l| l.contains("spin_until_stopped")),
+        "{info}"
+    );
+}
+
+#[inline(never)]
+fn spin_until_stopped(stop: &std::sync::atomic::AtomicBool) {
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        std::hint::spin_loop();
+    }
 }
 
 /// The child process of the signal test: a busy hub, a dump asked for by a signal.

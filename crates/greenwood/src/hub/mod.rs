@@ -121,7 +121,7 @@ pub use crate::hub::remote::{HubGone, HubHandle};
 use crate::hub::remote::{Remote, SignalState};
 use crate::hub::report::ReportKind;
 pub use crate::hub::stats::Stats;
-use crate::hub::stats::{watched, Beat, Gaps, Who};
+use crate::hub::stats::{Beat, Gaps};
 use crate::hub::task::{Interrupt, Kind, Task, WaitOn, Waker};
 use crate::hub::timer::{TimerKey, Wheel};
 
@@ -212,14 +212,8 @@ pub(crate) struct HubInner {
     beat: Arc<Beat>,
     /// The longest gap between switches, while `util::assert_switches` measures.
     pub(crate) gaps: Gaps,
-    /// A monitor watches or `assert_switches` measures: switches take the slow path.
-    instrumented: Cell<bool>,
-    /// While a monitor watches: when the current turn began, which parks note as when they
-    /// began (the run info's "for how long").
-    turn_clock: Cell<Option<Instant>>,
-    /// Greenlets resumed and callbacks run, greenlets spawned, turns of the loop, time
-    /// blocked in the poll.
-    switches: Cell<u64>,
+    /// Greenlets spawned, turns of the loop, time blocked in the poll (the switches are
+    /// counted in the beat).
     spawned: Cell<u64>,
     turns: Cell<u64>,
     blocked_in_poll: Cell<Duration>,
@@ -331,9 +325,6 @@ impl HubInner {
                 pid: std::process::id(),
                 beat,
                 gaps: Gaps::default(),
-                instrumented: Cell::new(false),
-                turn_clock: Cell::new(None),
-                switches: Cell::new(0),
                 spawned: Cell::new(0),
                 turns: Cell::new(0),
                 blocked_in_poll: Cell::new(Duration::ZERO),
@@ -383,40 +374,17 @@ impl HubInner {
         }
     }
 
-    /// Counts a switch (a greenlet resumed, a callback run): a `Cell`, and, while a monitor
-    /// watches or `assert_switches` measures, the beat and the gaps.
+    /// Counts a switch (a greenlet resumed, a callback run): the beat's counter, which the
+    /// monitor thread reads, the same whether a monitor runs or not; and the gap, while
+    /// `assert_switches` measures.
     #[inline]
     fn switching(&self) {
-        let n = self.switches.get() + 1;
-        self.switches.set(n);
-        if self.instrumented.get() {
-            if watched() {
-                self.beat.switched(n);
-            }
-            self.gaps.switched();
-        }
-    }
-
-    /// Whether switches need more than their count (a monitor watches, `assert_switches`
-    /// measures): looked up once a turn (a monitor started meanwhile is seen from the next
-    /// turn on), and at once by `assert_switches`.
-    pub(crate) fn refresh_instrumented(&self) {
-        let watched = watched();
-        self.instrumented.set(watched || self.gaps.measuring());
-        if watched {
-            // Once a turn: the greenlets alive, and the clock parks note (a clock read per
-            // park would cost more than the park).
-            self.beat
-                .turned(self.switches.get(), self.tasks.borrow().len());
-            self.turn_clock.set(Some(Instant::now()));
-        } else {
-            self.turn_clock.set(None);
-        }
+        self.beat.switched();
+        self.gaps.switched();
     }
 
     fn turn(&self) {
         self.turns.set(self.turns.get() + 1);
-        self.refresh_instrumented();
         self.take_remote();
         if !self.timers.borrow().is_empty() {
             self.expire_timers(Instant::now());
@@ -716,20 +684,13 @@ pub(crate) fn info() -> Option<HubInfo> {
     })
 }
 
-/// Every hub alive, for the run info: its key (as in [`HubInfo`]), its thread, how to reach
-/// it.
-pub(crate) fn hubs() -> Vec<(usize, String, HubHandle)> {
+/// Every hub alive, for the run info: its key (as in [`HubInfo`]) and its beat (its thread,
+/// how to reach it, how to sample it).
+pub(crate) fn hubs() -> Vec<(usize, Arc<Beat>)> {
     stats::beats()
         .into_iter()
-        .map(|b| (Arc::as_ptr(&b) as usize, b.thread.clone(), b.handle.clone()))
+        .map(|b| (Arc::as_ptr(&b) as usize, b))
         .collect()
-}
-
-/// When the current turn began, while a monitor watches.
-pub(crate) fn turn_clock() -> Option<Instant> {
-    let mut t = None;
-    try_with(|hub| t = hub.turn_clock.get());
-    t
 }
 
 pub(crate) fn push_ready(r: Ready) {
@@ -782,19 +743,12 @@ pub(crate) fn note_raw_park(task: &Rc<Task>) {
 
 pub(crate) fn register(task: &Rc<Task>) {
     with(|hub| {
-        let slot = hub.tasks.borrow_mut().insert(task.clone());
+        let mut tasks = hub.tasks.borrow_mut();
+        let slot = tasks.insert(task.clone());
+        hub.beat.alive(tasks.len());
+        drop(tasks);
         task.slot.set(slot);
         hub.spawned.set(hub.spawned.get() + 1);
-        if watched() {
-            hub.beat.spawned(
-                slot,
-                task.id.get(),
-                Who {
-                    name: task.name.clone(),
-                    site: task.site,
-                },
-            );
-        }
     });
 }
 
@@ -802,23 +756,29 @@ pub(crate) fn unregister(task: &Task) {
     let slot = task.slot.replace(usize::MAX);
     if slot != usize::MAX {
         try_with(|hub| {
-            let removed = hub.tasks.borrow_mut().try_remove(slot);
-            if watched() {
-                hub.beat.finished(slot);
-            }
+            let mut tasks = hub.tasks.borrow_mut();
+            let removed = tasks.try_remove(slot);
+            hub.beat.alive(tasks.len());
+            drop(tasks);
             drop(removed);
         });
     }
 }
 
 pub(crate) fn add_timer(after: Duration, action: TimerAction) -> TimerKey {
+    add_timer_until(after, action).0
+}
+
+/// [`add_timer`], with the deadline it computed (`None`: too far to represent, never).
+pub(crate) fn add_timer_until(after: Duration, action: TimerAction) -> (TimerKey, Option<Instant>) {
     with(|hub| {
         let mut timers = hub.timers.borrow_mut();
-        let tick = match Instant::now().checked_add(after) {
+        let at = Instant::now().checked_add(after);
+        let tick = match at {
             Some(at) => timers.deadline_tick(at),
             None => u64::MAX,
         };
-        timers.insert(tick, action)
+        (timers.insert(tick, action), at)
     })
 }
 
@@ -827,6 +787,23 @@ pub(crate) fn cancel_timer(key: TimerKey) {
     try_with(|hub| action = hub.timers.borrow_mut().cancel(key));
     // Dropped outside the borrow: it may hold the last handle to a task.
     drop(action);
+}
+
+/// A park's deadline noted in its task (for the run info) until dropped: only parks with a
+/// timer pay for it.
+pub(crate) struct Deadline<'a>(&'a Task);
+
+impl<'a> Deadline<'a> {
+    pub(crate) fn note(task: &'a Task, at: Option<Instant>) -> Deadline<'a> {
+        task.deadline.set(at);
+        Deadline(task)
+    }
+}
+
+impl Drop for Deadline<'_> {
+    fn drop(&mut self) {
+        self.0.deadline.set(None);
+    }
 }
 
 /// Cancels a timer when dropped.
@@ -862,7 +839,10 @@ pub(crate) fn wait_as<G>(
     register: impl FnOnce(Waker) -> G,
 ) {
     let waker = me.waker();
-    let _timer = timeout.map(|d| TimerGuard(add_timer(d, TimerAction::Wake(waker.clone()))));
+    let _timer = timeout.map(|d| {
+        let (key, at) = add_timer_until(d, TimerAction::Wake(waker.clone()));
+        (TimerGuard(key), Deadline::note(me, at))
+    });
     let _registered = register(waker);
     task::park(me, what);
 }
@@ -1060,7 +1040,7 @@ impl Hub {
         Stats {
             alive: hub.tasks.borrow().len(),
             spawned: hub.spawned.get(),
-            switches: hub.switches.get(),
+            switches: hub.beat.switches.load(std::sync::atomic::Ordering::Relaxed),
             turns: hub.turns.get(),
             timers: hub.timers.borrow().len(),
             fds: hub.reactor.registered(),
@@ -1145,7 +1125,9 @@ pub fn sleep(duration: Duration) {
         task::yield_now(&task);
         return;
     }
-    let _timer = TimerGuard(add_timer(duration, TimerAction::Wake(task.waker())));
+    let (key, at) = add_timer_until(duration, TimerAction::Wake(task.waker()));
+    let _timer = TimerGuard(key);
+    let _deadline = Deadline::note(&task, at);
     task::park(&task, WaitOn::Sleep(duration));
 }
 

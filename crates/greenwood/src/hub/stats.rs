@@ -1,15 +1,15 @@
 //! What the hub counts about itself: [`Stats`] for its users, and the heartbeat the monitor
 //! thread reads from outside (`Beat`).
 //!
-//! The hub counts its switches in a `Cell`. While a monitor runs (or `assert_switches`
-//! measures), each switch also stores the count in the hub's `Beat`, and each turn of the
-//! loop the greenlets alive: atomics that only the hub's thread writes (`Relaxed` stores, no
-//! locked instruction), which the monitor thread reads. Which greenlet holds a held loop,
-//! the monitor learns from the thread itself (`greenlet::sample`). Without either, a switch pays the `Cell` and one `bool` load; a turn
-//! looks at `WATCHED` once. Names and spawn sites are recorded at spawn only while a monitor runs.
+//! The hub counts its switches in its `Beat`: an atomic that only the hub's thread writes (a
+//! `Relaxed` load and store, no locked instruction) and the monitor thread reads, so a switch
+//! costs the same whether a monitor runs or not. Which greenlet holds a held loop, the
+//! monitor learns from the thread itself (`greenlet::sample`), with its name and spawn site.
+//! Nothing else on the hub's paths asks whether a monitor runs: a spawn and a finish store the
+//! number of greenlets alive, a park notes the monitor's coarse clock (one load; 0 while none
+//! runs), a turn of the loop does nothing for the monitor.
 
 use std::cell::Cell;
-use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
@@ -51,9 +51,8 @@ pub struct Stats {
 
 /// The part of a hub the monitor thread reads: written by the hub's thread only.
 pub(crate) struct Beat {
-    /// Greenlets resumed and callbacks run (updated while a monitor watches): progress. A
-    /// count that stands still while the hub is not in its poll means something holds the
-    /// loop.
+    /// Greenlets resumed and callbacks run: progress, and `Stats::switches`. A count that
+    /// stands still while the hub is not in its poll means something holds the loop.
     pub(crate) switches: AtomicU64,
     /// The id of the hub's own greenlet (a callback runs on it).
     pub(crate) hub: AtomicU64,
@@ -61,40 +60,55 @@ pub(crate) struct Beat {
     pub(crate) polling: AtomicBool,
     /// The id of the thread's main greenlet, once it has blocked.
     pub(crate) main: AtomicU64,
-    /// Spawned greenlets alive at the last turn: a held loop matters when there is someone
-    /// to starve.
+    /// Spawned greenlets alive: a held loop matters when there is someone to starve.
     pub(crate) alive: AtomicUsize,
     /// The longest time without a switch the monitor saw, in nanoseconds (`u64::MAX`: never
     /// watched).
     pub(crate) longest: AtomicU64,
     /// The hub's thread, named for reports.
     pub(crate) thread: String,
-    /// Ids, names and spawn sites of the greenlets spawned while a monitor runs, at their
-    /// slot in the hub's table of greenlets (a store, where a map would hash).
-    pub(crate) who: Mutex<Vec<Option<(u64, Who)>>>,
     /// How other threads reach the hub (for the run info).
     pub(crate) handle: crate::hub::HubHandle,
     /// How the monitor captures the hub thread's stack.
     pub(crate) sampler: greenlet::sample::Thread,
 }
 
-/// A greenlet as reports name it.
-#[derive(Clone, Debug)]
-pub(crate) struct Who {
-    pub(crate) name: Option<Box<str>>,
-    pub(crate) site: Option<&'static Location<'static>>,
-}
-
 /// Every hub's beat, for the monitor thread.
 static BEATS: Mutex<Vec<Weak<Beat>>> = Mutex::new(Vec::new());
 
-/// Whether a monitor runs: switches update the beats, spawns record names and sites.
-pub(crate) static WATCHED: AtomicBool = AtomicBool::new(false);
+/// A clock the monitor thread advances at each of its looks (nanoseconds since [`epoch`],
+/// never 0 once set), and 0 while no monitor runs: a park notes it as when it began with one
+/// load, where reading the real clock would cost more than the park. Its resolution is the
+/// monitor's look interval.
+static COARSE: AtomicU64 = AtomicU64::new(0);
 
-/// Whether a monitor runs (one load).
+fn epoch() -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// The coarse clock (0: no monitor runs).
 #[inline]
-pub(crate) fn watched() -> bool {
-    WATCHED.load(Ordering::Relaxed)
+pub(crate) fn coarse_now() -> u64 {
+    COARSE.load(Ordering::Relaxed)
+}
+
+/// Advances the coarse clock to now (the monitor thread, at each look); `false` stops it.
+pub(crate) fn tick_coarse(running: bool) {
+    let now = if running {
+        u64::try_from(epoch().elapsed().as_nanos())
+            .unwrap_or(u64::MAX)
+            .max(1)
+    } else {
+        0
+    };
+    COARSE.store(now, Ordering::Relaxed);
+}
+
+/// How long ago the coarse clock read `then` (a non-zero reading), on the real clock.
+pub(crate) fn since_coarse(then: u64) -> Duration {
+    let now = u64::try_from(epoch().elapsed().as_nanos()).unwrap_or(u64::MAX);
+    Duration::from_nanos(now.saturating_sub(then))
 }
 
 impl Beat {
@@ -112,7 +126,6 @@ impl Beat {
             alive: AtomicUsize::new(0),
             longest: AtomicU64::new(u64::MAX),
             thread,
-            who: Mutex::new(Vec::new()),
             handle,
             sampler: greenlet::sample::Thread::current(),
         });
@@ -122,44 +135,18 @@ impl Beat {
         beat
     }
 
-    /// The `n`th switch: on every switch while a monitor watches.
+    /// A switch, on every switch: the hub's thread is the only writer, so a load and a
+    /// store (no locked instruction) count it.
     #[inline]
-    pub(crate) fn switched(&self, n: u64) {
-        self.switches.store(n, Ordering::Relaxed);
+    pub(crate) fn switched(&self) {
+        let n = self.switches.load(Ordering::Relaxed);
+        self.switches.store(n + 1, Ordering::Relaxed);
     }
 
-    /// A turn of the loop after `n` switches, with `alive` spawned greenlets: once a turn
-    /// while a monitor watches.
-    pub(crate) fn turned(&self, n: u64, alive: usize) {
-        self.switches.store(n, Ordering::Relaxed);
+    /// `alive` spawned greenlets now: at each spawn and finish.
+    #[inline]
+    pub(crate) fn alive(&self, alive: usize) {
         self.alive.store(alive, Ordering::Relaxed);
-    }
-
-    /// Greenlet `id`, in slot `slot` of the hub's table, spawned while a monitor watches:
-    /// its name and site, for reports.
-    pub(crate) fn spawned(&self, slot: usize, id: u64, who: Who) {
-        let mut all = self.who.lock().unwrap_or_else(PoisonError::into_inner);
-        if all.len() <= slot {
-            all.resize_with(slot + 1, || None);
-        }
-        all[slot] = Some((id, who));
-    }
-
-    /// The greenlet in `slot` finished while a monitor watches.
-    pub(crate) fn finished(&self, slot: usize) {
-        let mut all = self.who.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(w) = all.get_mut(slot) {
-            *w = None;
-        }
-    }
-
-    /// Greenlet `id`'s name and site, if it was spawned while a monitor watched.
-    pub(crate) fn who(&self, id: u64) -> Option<Who> {
-        let all = self.who.lock().unwrap_or_else(PoisonError::into_inner);
-        all.iter()
-            .flatten()
-            .find(|(i, _)| *i == id)
-            .map(|(_, w)| w.clone())
     }
 
     /// What the monitor saw, for [`Stats`].
@@ -222,11 +209,6 @@ impl Gaps {
             self.longest.set(self.longest.get().max(now - since));
         }
         self.since.set(next.map(|_| now));
-    }
-
-    /// Whether a measurement runs.
-    pub(crate) fn measuring(&self) -> bool {
-        self.on.get()
     }
 
     /// Starts measuring; gives back what an outer measurement had so far.

@@ -130,7 +130,8 @@ pub(crate) type Locals = HashMap<usize, Option<Box<dyn Any>>>;
 /// | `catches`, `panic_report` | `hub/report.rs` (the panic hook and `catch`) | around code whose panic greenwood reports |
 /// | `in_foreign_call` | `monkey` | while parked inside an interposed libc call |
 /// | `spawner` | `greenlet.rs` | at spawn |
-/// | `parked_at` | this module | parking, while a monitor watches (the hub's clock of the turn) |
+/// | `parked_at`, `deadline` | this module | parking (the monitor's coarse clock; the wait's timer) |
+/// | `timeout_at` | `timeout.rs` | arming and dropping a `Timeout` |
 ///
 /// The scheduling state moves only through this module's functions: [`park`] and the yields
 /// make a task `Parked`; `make_ready` is the one way from `Parked` to `Scheduled`, and
@@ -178,9 +179,15 @@ pub(crate) struct Task {
     pub(crate) in_foreign_call: Cell<bool>,
     /// The id of the greenlet that spawned this one (0: unknown), for the run info's tree.
     pub(crate) spawner: Cell<u64>,
-    /// When the current park began (to the turn of the loop), recorded while a monitor
-    /// watches, for the run info.
-    pub(crate) parked_at: Cell<Option<std::time::Instant>>,
+    /// When the current park began, on the monitor's coarse clock (`stats::coarse_now`; 0
+    /// while no monitor runs), for the run info.
+    pub(crate) parked_at: Cell<u64>,
+    /// When the current park's timer fires (a sleep's end, a wait's timeout), while a park
+    /// with a timer lasts (`Deadline`), for the run info.
+    pub(crate) deadline: Cell<Option<std::time::Instant>>,
+    /// The soonest [`Timeout`](crate::Timeout) armed in this greenlet, and where it was set,
+    /// for the run info.
+    pub(crate) timeout_at: Cell<Option<(std::time::Instant, &'static Location<'static>)>>,
 }
 
 impl Task {
@@ -217,7 +224,9 @@ impl Task {
             #[cfg(feature = "monkey")]
             in_foreign_call: Cell::new(false),
             spawner: Cell::new(0),
-            parked_at: Cell::new(None),
+            parked_at: Cell::new(0),
+            deadline: Cell::new(None),
+            timeout_at: Cell::new(None),
         }
     }
 
@@ -413,7 +422,8 @@ fn attach_current() -> Rc<Task> {
 
 /// Parks the current greenlet until a [`Waker`] made for this park wakes it, an interrupt
 /// arrives (kill, timeout: raised here as an unwind), or the hub finds that nothing can ever
-/// wake it (`LoopExit`: a panic naming `what`).
+/// wake it (`LoopExit`: a panic naming `what`). A caller whose park has a timer of its own
+/// notes its deadline in the task around the park (`Deadline`), for the run info.
 ///
 /// Interrupts that arrived while the greenlet was runnable are raised here, before parking.
 /// While the greenlet is unwinding (a destructor that blocks during a kill) interrupts wait
@@ -438,15 +448,9 @@ pub(crate) fn park(task: &Rc<Task>, what: WaitOn) {
     task.park.set(Park::Parked);
     task.waiting_on.set(Some(what));
     task.budget.set(BUDGET);
-    let watched = crate::hub::stats::watched();
-    if watched {
-        task.parked_at.set(hub::turn_clock());
-    }
+    task.parked_at.set(crate::hub::stats::coarse_now());
     switch_to_hub(task);
     let what = task.waiting_on.take();
-    if watched {
-        task.parked_at.set(None);
-    }
     task.park.set(Park::Running);
     task.seq.set(task.seq.get().wrapping_add(1));
     match task.resume.replace(Resume::Normal) {
@@ -609,13 +613,29 @@ pub(crate) fn state_of(task: &Task) -> String {
                 Some(w) => describe(&w, &mut out, 1),
                 None => out.push_str("something unknown"),
             }
-            if let Some(since) = task.parked_at.get() {
-                let waited = since.elapsed();
+            let since = task.parked_at.get();
+            if since != 0 && crate::hub::stats::coarse_now() != 0 {
+                let waited = crate::hub::stats::since_coarse(since);
                 let _ = write!(out, ", for {:.1} s", waited.as_secs_f64());
-                if let Some(WaitOn::Sleep(d)) = task.waiting_on() {
-                    let left = d.saturating_sub(waited);
-                    let _ = write!(out, " ({:.1} s left)", left.as_secs_f64());
+            }
+            if let Some(at) = task.deadline.get() {
+                let left = at.saturating_duration_since(std::time::Instant::now());
+                match task.waiting_on() {
+                    Some(WaitOn::Sleep(_)) => {
+                        let _ = write!(out, " ({:.1} s left)", left.as_secs_f64());
+                    }
+                    _ => {
+                        let _ = write!(out, ", timing out in {:.1} s", left.as_secs_f64());
+                    }
                 }
+            }
+            if let Some((at, site)) = task.timeout_at.get() {
+                let left = at.saturating_duration_since(std::time::Instant::now());
+                let _ = write!(
+                    out,
+                    ", inside a Timeout set at {site} that fires in {:.1} s",
+                    left.as_secs_f64()
+                );
             }
             out
         }
