@@ -312,6 +312,22 @@ impl Builder {
         Ok(Greenlet::from_task(task))
     }
 
+    /// [`Builder::spawn`] with the spawn site given: for spawns made on the caller's behalf
+    /// (`Hubs::spawn_on` spawns on the target hub, from a callback).
+    pub(crate) fn spawn_at<F, T>(
+        self,
+        site: &'static Location<'static>,
+        f: F,
+    ) -> io::Result<Greenlet<T>>
+    where
+        F: FnOnce() -> T + 'static,
+        T: 'static,
+    {
+        let task = self.create(f, site)?;
+        task.clone().schedule_start();
+        Ok(Greenlet::from_task(task))
+    }
+
     fn create<F, T>(self, f: F, site: &'static Location<'static>) -> io::Result<Rc<Task>>
     where
         F: FnOnce() -> T + 'static,
@@ -976,6 +992,10 @@ fn debug(task: &Task, ty: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
 }
 
 impl AnyGreenlet {
+    pub(crate) fn from_task(task: Rc<Task>) -> AnyGreenlet {
+        AnyGreenlet { task }
+    }
+
     /// As [`Greenlet::join`].
     ///
     /// # Examples

@@ -90,10 +90,11 @@
 // reports. It imports nothing of the crate but `error`; everything below is built on it.
 pub mod hub;
 
-mod channel;
+pub mod channel;
 mod error;
 pub mod event;
 mod greenlet;
+pub mod hubs;
 mod io;
 pub mod local;
 pub mod lock;
@@ -324,11 +325,6 @@ pub fn set_failure_handler(handler: Option<hub::FailureHandler>) {
 /// ```compile_fail,E0277
 /// fn send<T: Send>() {}
 /// send::<greenwood::threadpool::ThreadResult<u8>>();
-/// ```
-///
-/// ```compile_fail,E0277
-/// fn send<T: Send>() {}
-/// send::<greenwood::threadpool::Receiver<u8>>();
 /// ```
 #[cfg(doctest)]
 pub struct NotSend;

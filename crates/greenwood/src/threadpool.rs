@@ -1,6 +1,6 @@
 //! OS threads for the code that must block a real thread (CPU-bound work, blocking libraries,
-//! file I/O): [`ThreadPool`], [`spawn_blocking`], and a cross-thread [`channel`] whose
-//! receiving end parks greenlets instead of the hub.
+//! file I/O): [`ThreadPool`], [`spawn_blocking`], and [`channel`] (the unbounded
+//! [`crate::channel`], whose waiting ends park greenlets instead of their hub).
 //!
 //! A job's result crosses back through the hub's remote queue: the worker stores it, then
 //! wakes the hub, which wakes the greenlet waiting on it. The hub itself never blocks on a
@@ -15,7 +15,7 @@ use std::panic::{self, AssertUnwindSafe, Location};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-pub use crate::channel::{channel, Receiver, SendError, Sender};
+pub use crate::channel::{unbounded as channel, Receiver, SendError, Sender};
 use crate::error::panic_message;
 use crate::hub::remote::Signal;
 use crate::hub::waitlist::{private, WaitList, Waitable};

@@ -193,8 +193,12 @@ pub(crate) struct HubInner {
     reactor: Reactor,
     /// Callbacks other threads queue, and the waker that interrupts the poll.
     remote: Arc<Remote>,
-    /// Signals other threads fire through the remote queue (thread-pool results, channels).
+    /// Signals other threads fire through the remote queue (thread-pool results).
     signals: RefCell<Slab<Rc<SignalState>>>,
+    /// Greenlets parked on an `XCondvar` (anything in `greenwood::hubs`), which another
+    /// thread wakes by key, with the token that tells this park from a later one.
+    cross_waits: RefCell<Slab<(u64, Waker)>>,
+    cross_tokens: Cell<u64>,
 
     // -- the greenlets --
     /// Live spawned greenlets: the hub owns them, as a runtime owns its tasks.
@@ -321,6 +325,8 @@ impl HubInner {
                 last_raw: RefCell::new(Weak::new()),
                 idle: RefCell::new(Vec::new()),
                 signals: RefCell::new(Slab::new()),
+                cross_waits: RefCell::new(Slab::new()),
+                cross_tokens: Cell::new(0),
                 failure_handler: RefCell::new(None),
                 pid: std::process::id(),
                 beat,
@@ -472,8 +478,16 @@ impl HubInner {
 
     fn take_remote(&self) {
         if let Some(queued) = self.remote.take() {
+            for (key, token) in queued.wakes {
+                let mut waits = self.cross_waits.borrow_mut();
+                if waits.get(key).is_some_and(|(t, _)| *t == token) {
+                    let (_, waker) = waits.remove(key);
+                    drop(waits);
+                    waker.wake_owned();
+                }
+            }
             let mut ready = self.ready.borrow_mut();
-            for f in queued {
+            for f in queued.calls {
                 ready.push_back(Ready::Call(f));
             }
         }
@@ -506,13 +520,20 @@ impl HubInner {
             self.reactor.poll(timeout);
             return;
         }
-        // A poll that may block: the hub waits, and nothing holds the loop.
+        // A poll that may block: the hub waits, and nothing holds the loop. From here other
+        // threads write the eventfd to wake it; what they queued before, it takes at once.
+        if self.remote.sleep() {
+            self.remote.woke();
+            self.reactor.poll(Some(Duration::ZERO));
+            return;
+        }
         self.beat
             .polling
             .store(true, std::sync::atomic::Ordering::Relaxed);
         self.gaps.waiting();
         let started = Instant::now();
         self.reactor.poll(timeout);
+        self.remote.woke();
         self.blocked_in_poll
             .set(self.blocked_in_poll.get() + started.elapsed());
         self.gaps.woke();
@@ -752,6 +773,22 @@ pub(crate) fn register(task: &Rc<Task>) {
     });
 }
 
+/// The live spawned greenlet in `slot` of this hub, if it is still the one with `id`.
+pub(crate) fn task_at(slot: usize, id: u64) -> Option<Rc<Task>> {
+    with(|hub| {
+        hub.tasks
+            .borrow()
+            .get(slot)
+            .filter(|t| t.id.get() == id)
+            .cloned()
+    })
+}
+
+/// Every live spawned greenlet of this hub.
+pub(crate) fn spawned_tasks() -> Vec<Rc<Task>> {
+    with(|hub| hub.tasks.borrow().iter().map(|(_, t)| t.clone()).collect())
+}
+
 pub(crate) fn unregister(task: &Task) {
     let slot = task.slot.replace(usize::MAX);
     if slot != usize::MAX {
@@ -763,6 +800,29 @@ pub(crate) fn unregister(task: &Task) {
             drop(removed);
         });
     }
+}
+
+/// Enters `waker` in this hub's table of cross-thread waits: the hub's remote queue, and the
+/// key and token another thread wakes it by (see `remote::XCondvar`).
+pub(crate) fn add_cross_wait(waker: Waker) -> (Arc<Remote>, usize, u64) {
+    with(|hub| {
+        let token = hub.cross_tokens.get().wrapping_add(1);
+        hub.cross_tokens.set(token);
+        let key = hub.cross_waits.borrow_mut().insert((token, waker));
+        (hub.remote.clone(), key, token)
+    })
+}
+
+/// Takes a cross-thread wait out of the table, unless its wake-up did already.
+pub(crate) fn remove_cross_wait(key: usize, token: u64) {
+    try_with(|hub| {
+        let mut waits = hub.cross_waits.borrow_mut();
+        if waits.get(key).is_some_and(|(t, _)| *t == token) {
+            let removed = waits.remove(key);
+            drop(waits);
+            drop(removed);
+        }
+    });
 }
 
 pub(crate) fn add_timer(after: Duration, action: TimerAction) -> TimerKey {
@@ -1046,6 +1106,7 @@ impl Hub {
             fds: hub.reactor.registered(),
             blocked_in_poll: hub.blocked_in_poll.get(),
             longest_without_switch: hub.beat.longest_without_switch(),
+            wakeups: hub.remote.wakeups(),
         }
     }
 

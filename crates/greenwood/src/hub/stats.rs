@@ -47,6 +47,9 @@ pub struct Stats {
     /// The longest the loop went without a switch while a [monitor](crate::monitor) watched
     /// it (to the monitor's sampling interval); `None` while none has.
     pub longest_without_switch: Option<Duration>,
+    /// Times another thread interrupted the hub's poll to hand it something (a callback, a
+    /// greenlet to wake): one per burst that finds the hub asleep, none for a busy hub.
+    pub wakeups: u64,
 }
 
 /// The part of a hub the monitor thread reads: written by the hub's thread only.
