@@ -229,3 +229,61 @@ fn cpu_time() -> Duration {
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
     tv(ru.ru_utime) + tv(ru.ru_stime)
 }
+
+#[test]
+fn a_server_on_two_threads_serves_on_both_hubs_and_stops_gracefully() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    let running = Arc::new(AtomicUsize::new(0));
+    let r = running.clone();
+    let server = greenwood::server::StreamServer::threads(2)
+        .bind("127.0.0.1:0", move |mut conn, _peer| {
+            r.fetch_add(1, Ordering::SeqCst);
+            let mut buf = [0; 1];
+            if conn.read_exact(&mut buf).is_ok() {
+                // A slow answer: a graceful stop lets it finish.
+                greenwood::sleep(Duration::from_millis(buf[0] as u64));
+                let hub = greenwood::hubs::current().unwrap_or(99);
+                let _ = conn.write_all(format!("hub {hub}\n").as_bytes());
+            }
+            r.fetch_sub(1, Ordering::SeqCst);
+        })
+        .unwrap();
+    let addr = server.local_addr();
+    // Many clients from many source ports: the kernel spreads them over both listeners.
+    let answers: Vec<String> = (0..64)
+        .map(|_| {
+            let mut c = std::net::TcpStream::connect(addr).unwrap();
+            c.write_all(&[0]).unwrap();
+            let mut s = String::new();
+            c.read_to_string(&mut s).unwrap();
+            s
+        })
+        .collect();
+    let on = |h: &str| answers.iter().filter(|a| a.as_str() == h).count();
+    assert_eq!(on("hub 0\n") + on("hub 1\n"), 64, "{answers:?}");
+    let accepted = server.accepted();
+    assert_eq!(accepted.iter().sum::<u64>(), 64);
+    assert!(
+        accepted.iter().all(|&n| n > 0),
+        "one hub took every connection: {accepted:?}"
+    );
+
+    // A request in progress when the stop comes is answered; new clients are refused.
+    let mut slow = std::net::TcpStream::connect(addr).unwrap();
+    slow.write_all(&[100]).unwrap();
+    while running.load(Ordering::SeqCst) == 0 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let stopper = std::thread::spawn(move || {
+        server.stop(Some(Duration::from_secs(5)));
+        server
+    });
+    let mut s = String::new();
+    slow.read_to_string(&mut s).unwrap();
+    assert!(s.starts_with("hub "), "{s:?}");
+    let server = stopper.join().unwrap();
+    assert!(std::net::TcpStream::connect(addr).is_err());
+    drop(server);
+}

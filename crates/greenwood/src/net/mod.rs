@@ -268,6 +268,25 @@ pub(crate) fn listen(
     Ok(sock)
 }
 
+/// A TCP socket bound to `addr` with `SO_REUSEPORT`, so that other sockets (of this process
+/// or another of the same user) bind the same address and the kernel spreads connections
+/// over the ones that listen; listening with [`LISTEN_BACKLOG`] if `listen`. One that is
+/// bound but does not listen keeps the port without taking connections.
+pub(crate) fn shared_listener(addr: SocketAddr, listen: bool) -> io::Result<socket2::Socket> {
+    let sock = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )?;
+    sock.set_reuse_address(true)?;
+    sock.set_reuse_port(true)?;
+    sock.bind(&addr.into())?;
+    if listen {
+        sock.listen(LISTEN_BACKLOG)?;
+    }
+    Ok(sock)
+}
+
 /// Tries `f` on each address `addr` resolves to; the last error if none works.
 pub(crate) fn each_addr<A: ToSocketAddrs + ?Sized, T>(
     addr: &A,

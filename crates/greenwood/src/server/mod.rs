@@ -13,6 +13,10 @@ use crate::hub::report::{self, ReportKind};
 use crate::net::{TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
 use crate::pool::{Group, Pool};
 
+mod parallel;
+
+pub use self::parallel::{Parallel, ParallelServer};
+
 type Handler = Rc<dyn Fn(TcpStream, SocketAddr)>;
 
 /// What both servers share: the greenlet that takes in work (accepting, receiving), and the
