@@ -117,6 +117,28 @@ impl Remote {
         }
     }
 
+    /// Spins up to `limit` while an operation on another thread will hand the hub something
+    /// (see `hold`), and returns whether something was queued: a hand-off between threads then
+    /// costs no system call on either side. Returns false at once when nothing is
+    /// outstanding, so an idle server never spins.
+    pub(crate) fn spin(&self, limit: Duration) -> bool {
+        if self.outstanding.load(Ordering::Relaxed) == 0 || limit.is_zero() {
+            return false;
+        }
+        let start = Instant::now();
+        loop {
+            for _ in 0..64 {
+                if self.pending.load(Ordering::Relaxed) {
+                    return true;
+                }
+                std::hint::spin_loop();
+            }
+            if start.elapsed() >= limit {
+                return false;
+            }
+        }
+    }
+
     /// The hub is about to block in its poll: from now on, senders write the eventfd. Returns
     /// whether something is queued already (then the hub must not block).
     pub(crate) fn sleep(&self) -> bool {
