@@ -159,7 +159,9 @@ fn tokio_round(payload: &Arc<Vec<u8>>, secs: Duration) -> f64 {
     let payload = payload.clone();
     rt.spawn(async move {
         loop {
-            let Ok((conn, _)) = listener.accept().await else { continue };
+            let Ok((conn, _)) = listener.accept().await else {
+                continue;
+            };
             conn.set_nodelay(true).unwrap();
             tokio::spawn(serve_tokio(conn, payload.clone()));
         }

@@ -207,7 +207,7 @@ fn a_burst_to_a_busy_hub_costs_one_wakeup() {
         // Park, so the hub goes to sleep in its poll.
         let mut n = rx.recv().map_or(0, |_| 1);
         // The first item woke the hub; the rest arrive while it is busy here.
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(200));
         n += rx.iter().count();
         r.store(n, Ordering::SeqCst);
         greenwood::hub::get_hub().stats().wakeups - before
@@ -220,9 +220,12 @@ fn a_burst_to_a_busy_hub_costs_one_wakeup() {
     drop(tx);
     let wakeups = receiver.take().unwrap();
     assert_eq!(received.load(Ordering::SeqCst), 1000);
-    // The burst began while the hub slept (one write), and the rest went to a busy hub
-    // (none); the end of the channel, too.
-    assert_eq!(wakeups, 1, "eventfd writes for a burst of 1,000 sends");
+    // The burst began while the hub slept (one write, or none if it was still spinning
+    // before its sleep), and the rest went to a busy hub (none); the end of the channel, too.
+    assert!(
+        wakeups <= 1,
+        "{wakeups} eventfd writes for a burst of 1,000 sends"
+    );
 }
 
 #[test]

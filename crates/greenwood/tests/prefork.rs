@@ -6,7 +6,6 @@
 
 use std::collections::HashSet;
 use std::io::{self, Read, Write};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use greenwood::server::StreamServer;
@@ -40,6 +39,10 @@ fn a_prefork_server_restarts_a_killed_worker_and_stops_gracefully_on_sigterm() {
         .bind("127.0.0.1:0", |mut conn, _peer| {
             let mut delay = [0; 1];
             if conn.read_exact(&mut delay).is_ok() {
+                if delay[0] == u8::MAX {
+                    // As `kill -9` of this worker.
+                    let _ = signal_hook::low_level::raise(signal_hook::consts::SIGKILL);
+                }
                 greenwood::sleep(Duration::from_millis(delay[0].into()));
                 let _ = writeln!(conn, "pid {}", std::process::id());
             }
@@ -57,16 +60,16 @@ fn a_prefork_server_restarts_a_killed_worker_and_stops_gracefully_on_sigterm() {
         "{answered:?} {pids:?}"
     );
 
-    // kill -9 one worker: it is restarted, and the server goes on serving meanwhile.
-    let status = Command::new("kill")
-        .args(["-9", &pids[0].to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    wait_for(
-        "the killed worker's replacement",
-        || matches!(server.workers()[0], Some(p) if p != pids[0]),
+    // kill -9 one worker (the one that takes this connection kills itself with SIGKILL): it
+    // is restarted, and the server goes on serving meanwhile.
+    assert!(
+        ask(addr, u8::MAX).is_err(),
+        "the worker answered instead of dying"
     );
+    wait_for("the killed worker's replacement", || {
+        let now = server.workers();
+        now.iter().all(Option::is_some) && now.iter().flatten().any(|p| !pids.contains(p))
+    });
     assert_eq!(server.restarts(), 1);
     let now: Vec<u32> = server.workers().into_iter().map(Option::unwrap).collect();
     for _ in 0..20 {
