@@ -480,13 +480,20 @@ impl HubInner {
         self.reactor.has_waiters() || self.remote.can_wake()
     }
 
+    /// The cross-thread wait under `key`, out of the table, if it is still the one `token`
+    /// names.
+    fn take_cross_wait(&self, key: usize, token: u64) -> Option<Waker> {
+        let mut waits = self.cross_waits.borrow_mut();
+        if waits.get(key).is_none_or(|(t, _)| *t != token) {
+            return None;
+        }
+        Some(waits.remove(key).1)
+    }
+
     fn take_remote(&self) {
         if let Some(queued) = self.remote.take() {
             for (key, token) in queued.wakes {
-                let mut waits = self.cross_waits.borrow_mut();
-                if waits.get(key).is_some_and(|(t, _)| *t == token) {
-                    let (_, waker) = waits.remove(key);
-                    drop(waits);
+                if let Some(waker) = self.take_cross_wait(key, token) {
                     waker.wake_owned();
                 }
             }
@@ -822,14 +829,8 @@ pub(crate) fn add_cross_wait(waker: Waker) -> (Arc<Remote>, usize, u64) {
 
 /// Takes a cross-thread wait out of the table, unless its wake-up did already.
 pub(crate) fn remove_cross_wait(key: usize, token: u64) {
-    try_with(|hub| {
-        let mut waits = hub.cross_waits.borrow_mut();
-        if waits.get(key).is_some_and(|(t, _)| *t == token) {
-            let removed = waits.remove(key);
-            drop(waits);
-            drop(removed);
-        }
-    });
+    // Dropped outside the table's borrow (a waker's drop may drop a task).
+    try_with(|hub| drop(hub.take_cross_wait(key, token)));
 }
 
 pub(crate) fn add_timer(after: Duration, action: TimerAction) -> TimerKey {

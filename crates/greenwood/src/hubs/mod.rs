@@ -398,7 +398,6 @@ impl Hubs {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 outcome: None,
-                taken: false,
                 started: None,
                 kill: false,
             }),
@@ -559,8 +558,6 @@ struct Shared<T> {
 
 struct State<T> {
     outcome: Option<Result<T, GreenletError>>,
-    /// `take` moved the value out.
-    taken: bool,
     /// Where the greenlet is on its hub, once spawned: its slot in the hub's table and id.
     started: Option<(usize, u64)>,
     /// Killed before it started.
@@ -692,14 +689,9 @@ impl<T: Send + 'static> SendGreenlet<T> {
     /// its hub stopped first).
     pub fn take(&self) -> Result<T, GreenletError> {
         let (mut state, _) = self.shared.wait(None);
-        if state.taken {
-            return Err(self
-                .shared
-                .error(ErrorKind::Taken, "its value was already taken"));
-        }
         match state.outcome.take() {
             Some(Ok(v)) => {
-                state.taken = true;
+                // Later takes and gets find this error.
                 state.outcome = Some(Err(self
                     .shared
                     .error(ErrorKind::Taken, "its value was already taken")));
