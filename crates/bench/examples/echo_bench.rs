@@ -5,6 +5,7 @@
 //! cargo run --release -p greenwood-bench --example echo_bench               # C = 100, 1,000, 10,000
 //! cargo run --release -p greenwood-bench --example echo_bench -- 1000 5 3   # one C, 5 s, 3 rounds
 //! cargo run --release -p greenwood-bench --example echo_bench -- hold 100000 # idle connections
+//! cargo run --release -p greenwood-bench --example echo_bench -- hold-processes 100000 6
 //! ```
 //!
 //! The load generator is a plain mio loop on one thread: C connections, each sending 64 bytes
@@ -19,6 +20,12 @@
 //! first, so it is served), then reports the server's resident memory per connection. Client
 //! processes of at most 15,000 connections each connect from their own 127.0.0.x address, so
 //! the client side has ports to spare; the server must be allowed N file descriptors.
+//!
+//! `hold-processes N W` holds N connections with W server processes on one port
+//! (`SO_REUSEPORT`, the kernel spreading the connections): greenwood's
+//! `StreamServer::processes(W)` beside W tokio `current_thread` processes, each with its own
+//! listener. Each process needs only its share of the file descriptors, so N can exceed what
+//! one process may hold. Memory is the sum of the serving processes' RSS.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
@@ -34,8 +41,15 @@ fn main() {
         let addr = args.get(2).map(String::as_str).unwrap_or("127.0.0.1:0");
         match args.get(1).map(String::as_str) {
             Some("greenwood") => greenwood_server(addr),
-            Some("tokio") => tokio_server(addr),
-            other => panic!("unknown server {other:?}: greenwood or tokio"),
+            Some("tokio") => tokio_server(addr, false),
+            Some("tokio-reuseport") => tokio_server(addr, true),
+            Some("greenwood-processes") => {
+                let workers = args.get(3).and_then(|w| w.parse().ok()).expect("workers");
+                greenwood_processes(addr, workers)
+            }
+            other => panic!(
+                "unknown server {other:?}: greenwood, tokio, tokio-reuseport or greenwood-processes"
+            ),
         }
         return;
     }
@@ -54,6 +68,18 @@ fn main() {
             .map_or(Some(100_000), |s| s.replace('_', "").parse().ok())
             .expect("hold N");
         hold(n);
+        return;
+    }
+    if args.first().map(String::as_str) == Some("hold-processes") {
+        let n: usize = args
+            .get(1)
+            .map_or(Some(100_000), |s| s.replace('_', "").parse().ok())
+            .expect("hold-processes N W");
+        let w: usize = args
+            .get(2)
+            .map_or(Some(5), |s| s.parse().ok())
+            .expect("hold-processes N W");
+        hold_processes(n, w);
         return;
     }
     if args.first().map(String::as_str) == Some("client") {
@@ -323,31 +349,8 @@ fn hold(n: usize) {
         let pid = server.id();
         std::thread::sleep(Duration::from_millis(200));
         let before = rss_of(pid);
-        let mut clients = Vec::new();
-        let mut left = n;
         // Each server gets fresh source addresses: the last one's closed ports linger.
-        let mut source = if kind == "tokio" { 2u8 } else { 100u8 };
-        while left > 0 {
-            let count = left.min(PER_CLIENT);
-            let mut child = Command::new(std::env::current_exe().expect("exe"))
-                .args([
-                    "hold-client",
-                    &port.to_string(),
-                    &format!("127.0.0.{source}"),
-                    &count.to_string(),
-                ])
-                .stdout(Stdio::piped())
-                .spawn()
-                .expect("start a hold client");
-            let mut line = String::new();
-            BufReader::new(child.stdout.take().expect("stdout"))
-                .read_line(&mut line)
-                .expect("hold client's report");
-            assert_eq!(line.trim(), "held", "hold client 127.0.0.{source}: {line}");
-            clients.push(child);
-            left -= count;
-            source += 1;
-        }
+        let clients = start_hold_clients(port, n, if kind == "tokio" { 2 } else { 100 });
         let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count());
         assert!(
             fds >= n,
@@ -360,12 +363,163 @@ fn hold(n: usize) {
             after as f64 / 1048576.0,
             (after.saturating_sub(before)) as f64 / n as f64
         );
-        for mut c in clients {
-            c.kill().ok();
-            c.wait().ok();
-        }
+        stop_all(clients);
         server.kill().ok();
         server.wait().ok();
+    }
+}
+
+/// Starts client processes that open `n` connections to `port` in all, each from its own
+/// source address from 127.0.0.`first_source` on, and returns once all are held.
+fn start_hold_clients(port: u16, n: usize, first_source: u8) -> Vec<Child> {
+    let mut clients = Vec::new();
+    let mut left = n;
+    let mut source = first_source;
+    while left > 0 {
+        let count = left.min(PER_CLIENT);
+        let mut child = Command::new(std::env::current_exe().expect("exe"))
+            .args([
+                "hold-client",
+                &port.to_string(),
+                &format!("127.0.0.{source}"),
+                &count.to_string(),
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start a hold client");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("hold client's report");
+        assert_eq!(line.trim(), "held", "hold client 127.0.0.{source}: {line}");
+        clients.push(child);
+        left -= count;
+        source = source
+            .checked_add(1)
+            .expect("too many hold clients for 127.0.0.x");
+    }
+    clients
+}
+
+fn stop_all(children: Vec<Child>) {
+    for mut c in children {
+        c.kill().ok();
+        c.wait().ok();
+    }
+}
+
+/// Open file descriptors of process `pid`.
+fn fds_of(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
+fn hold_processes(n: usize, w: usize) {
+    assert!(w > 0, "hold-processes N W: W is at least 1");
+    let (_, hard) = fd_limit();
+    // The kernel picks a listener by a hash of the address pair, so the shares are binomial:
+    // allow six standard deviations above the mean, and the process's own few fds.
+    let p = 1.0 / w as f64;
+    let share = n as f64 * p;
+    let worst = (share + 6.0 * (n as f64 * p * (1.0 - p)).sqrt()).ceil() as u64 + 64;
+    if hard < worst {
+        let mut fit = w + 1;
+        while {
+            let p = 1.0 / fit as f64;
+            let s = n as f64 * p;
+            ((s + 6.0 * (n as f64 * p * (1.0 - p)).sqrt()).ceil() as u64 + 64) > hard
+        } {
+            fit += 1;
+        }
+        eprintln!(
+            "echo_bench hold-processes: {w} processes get about {share:.0} of {n} connections \
+             each, and the kernel spreads them by a hash, so one may get up to {worst} file \
+             descriptors' worth; RLIMIT_NOFILE's hard limit here is {hard}. Use {fit} or more \
+             processes, fewer connections, or raise the limit (`ulimit -Hn`, `LimitNOFILE=`, \
+             `docker run --ulimit nofile=`)."
+        );
+        std::process::exit(2);
+    }
+    println!(
+        "| server | processes | connections held | per process (least – most) | RSS before | after | RSS per connection |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for kind in ["tokio", "greenwood"] {
+        let exe = std::env::current_exe().expect("exe");
+        // `servers` are the processes to stop; `pids` those that serve (a supervisor does not).
+        let (mut servers, pids, port) = if kind == "tokio" {
+            let mut first = spawn_server("tokio-reuseport");
+            let port = read_port(&mut first);
+            let mut servers = vec![first];
+            for _ in 1..w {
+                let mut s = Command::new(&exe)
+                    .args(["server", "tokio-reuseport", &format!("127.0.0.1:{port}")])
+                    .stdout(Stdio::piped())
+                    .spawn()
+                    .expect("start a tokio server");
+                assert_eq!(read_port(&mut s), port, "tokio servers share one port");
+                servers.push(s);
+            }
+            let pids = servers.iter().map(Child::id).collect::<Vec<_>>();
+            (servers, pids, port)
+        } else {
+            let mut supervisor = Command::new(&exe)
+                .args([
+                    "server",
+                    "greenwood-processes",
+                    "127.0.0.1:0",
+                    &w.to_string(),
+                ])
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("start the greenwood supervisor");
+            let mut out = BufReader::new(supervisor.stdout.take().expect("stdout"));
+            let mut line = String::new();
+            out.read_line(&mut line).expect("port line");
+            let port: u16 = line.trim().parse().expect("port");
+            line.clear();
+            out.read_line(&mut line).expect("workers line");
+            let pids = line
+                .split_whitespace()
+                .map(|p| p.parse().expect("worker pid"))
+                .collect::<Vec<u32>>();
+            assert_eq!(pids.len(), w, "greenwood workers: {line}");
+            (vec![supervisor], pids, port)
+        };
+        std::thread::sleep(Duration::from_millis(200));
+        let before: u64 = pids.iter().map(|&p| rss_of(p)).sum();
+        let fds_before: Vec<usize> = pids.iter().map(|&p| fds_of(p)).collect();
+        let clients = start_hold_clients(port, n, if kind == "tokio" { 20 } else { 120 });
+        let held: Vec<usize> = pids
+            .iter()
+            .zip(&fds_before)
+            .map(|(&p, &b)| fds_of(p) - b)
+            .collect();
+        assert_eq!(
+            held.iter().sum::<usize>(),
+            n,
+            "the {kind} servers' new fds {held:?} do not add up to {n} connections"
+        );
+        let after: u64 = pids.iter().map(|&p| rss_of(p)).sum();
+        println!(
+            "| {kind} | {w} | {n} | {} – {} | {:.1} MiB | {:.1} MiB | {:.0} B |",
+            held.iter().min().expect("a process"),
+            held.iter().max().expect("a process"),
+            before as f64 / 1048576.0,
+            after as f64 / 1048576.0,
+            (after.saturating_sub(before)) as f64 / n as f64
+        );
+        stop_all(clients);
+        if kind == "greenwood" {
+            // A graceful stop: the supervisor forwards it to the workers and waits for them.
+            // SAFETY: kill(2) on a child's pid, which has not been waited for.
+            unsafe { libc::kill(servers[0].id() as libc::pid_t, libc::SIGTERM) };
+            let status = servers.pop().expect("supervisor").wait().expect("wait");
+            assert!(
+                status.success(),
+                "the greenwood supervisor's exit: {status}"
+            );
+        }
+        stop_all(servers);
     }
 }
 
@@ -404,9 +558,19 @@ fn hold_client(port: u16, source: std::net::Ipv4Addr, count: usize) {
             )
         });
         let mut stream = std::net::TcpStream::from(sock);
+        // A connection left in the backlog of a server that stopped accepting (out of file
+        // descriptors) is never echoed: fail, rather than wait for ever.
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("read timeout");
         stream.write_all(&payload).expect("write");
         let mut echo = [0u8; MSG];
-        stream.read_exact(&mut echo).expect("echo");
+        stream.read_exact(&mut echo).unwrap_or_else(|e| {
+            panic!(
+                "no echo from {source} after {} connections held: {e}",
+                held.len()
+            )
+        });
         held.push(stream);
     }
     println!("held");
@@ -480,14 +644,61 @@ fn greenwood_server(addr: &str) {
     }
 }
 
-fn tokio_server(addr: &str) {
+/// `StreamServer::processes(workers)`: the supervisor says its port and its workers' pids,
+/// then serves until `SIGTERM`; a worker (this program run again) serves in `bind`.
+fn greenwood_processes(addr: &str, workers: usize) {
+    let server = greenwood::server::StreamServer::processes(workers)
+        .stop_timeout(Duration::from_secs(5))
+        .bind(addr, |mut conn, _peer| {
+            let mut buf = [0u8; 4096];
+            loop {
+                match conn.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => {
+                        if conn.write_all(&buf[..n]).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        })
+        .expect("bind");
+    println!("{}", server.local_addr().port());
+    let pids: Vec<String> = server
+        .workers()
+        .iter()
+        .map(|p| p.expect("every worker runs").to_string())
+        .collect();
+    announce_line(&pids.join(" "));
+    server.serve_forever().expect("serve");
+}
+
+fn announce_line(line: &str) {
+    println!("{line}");
+    io::stdout().flush().ok();
+}
+
+/// tokio's `current_thread` echo server; with `reuse_port`, several processes share `addr`.
+fn tokio_server(addr: &str, reuse_port: bool) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .build()
         .expect("runtime");
     rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
+        let listener = if reuse_port {
+            let addr: std::net::SocketAddr = addr.parse().expect("addr");
+            let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+                .expect("socket");
+            sock.set_reuse_port(true).expect("SO_REUSEPORT");
+            sock.set_reuse_address(true).expect("SO_REUSEADDR");
+            sock.bind(&addr.into()).expect("bind");
+            sock.listen(4096).expect("listen");
+            sock.set_nonblocking(true).expect("nonblocking");
+            tokio::net::TcpListener::from_std(sock.into()).expect("tokio listener")
+        } else {
+            tokio::net::TcpListener::bind(addr).await.expect("bind")
+        };
         announce(listener.local_addr().expect("addr").port());
         loop {
             let (mut conn, _) = listener.accept().await.expect("accept");
