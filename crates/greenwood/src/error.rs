@@ -151,7 +151,8 @@ impl Error for LoopExit {}
 pub enum ErrorKind {
     /// Its function panicked.
     Panicked,
-    /// It was killed (unwound with `GreenletExit`, or never started).
+    /// It was killed (unwound with `GreenletExit` or the payload of
+    /// [`kill_with`](crate::Greenlet::kill_with), or never started).
     Killed,
     /// A [`Timeout`](crate::Timeout) it set fired and nothing caught it.
     TimedOut,
@@ -289,7 +290,10 @@ impl fmt::Display for GreenletError {
                 self.message
             ),
             ErrorKind::TimedOut => write!(f, " failed: {}", self.message),
-            ErrorKind::Killed => f.write_str(" was killed"),
+            ErrorKind::Killed => match self.message.strip_prefix("killed: ") {
+                Some(why) => write!(f, " was killed: {why}"),
+                None => f.write_str(" was killed"),
+            },
             ErrorKind::Taken => f.write_str(": its value was already taken"),
         }
     }

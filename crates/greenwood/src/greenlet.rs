@@ -7,10 +7,8 @@ use std::panic::{self, AssertUnwindSafe, Location};
 use std::rc::Rc;
 use std::time::Duration;
 
-use greenlet::GreenletExit;
-
 use crate::error::{panic_message, Elapsed, ErrorKind, GreenletError};
-use crate::hub::task::{self, Interrupt, Kind, Outcome, Status, Task, WaitOn};
+use crate::hub::task::{self, Interrupt, Kind, Outcome, Payload, Status, Task, WaitOn};
 use crate::hub::waitlist::{Notify, Registration};
 use crate::hub::{self, TimerAction};
 
@@ -281,6 +279,7 @@ impl Builder {
         T: 'static,
     {
         let task = self.create(f, Location::caller())?;
+        attach(&task);
         task.clone().schedule_start();
         Ok(Greenlet::from_task(task))
     }
@@ -307,8 +306,7 @@ impl Builder {
         T: 'static,
     {
         let task = self.create(f, Location::caller())?;
-        let key = hub::add_timer(delay, TimerAction::Start(task.clone()));
-        task.start_timer.set(Some(key));
+        start_later(&task, delay);
         Ok(Greenlet::from_task(task))
     }
 
@@ -324,6 +322,7 @@ impl Builder {
         T: 'static,
     {
         let task = self.create(f, site)?;
+        attach(&task);
         task.clone().schedule_start();
         Ok(Greenlet::from_task(task))
     }
@@ -346,17 +345,74 @@ impl Builder {
         let task = Rc::new(Task::new(Kind::Spawned, 0, name, Some(site)));
         task.status.set(Status::New);
         task.spawner.set(greenlet::current_id());
-        let t = task.clone();
-        let glet = b.build(move |_| body(t, f))?;
+        // Weak: an unstarted greenlet ([`Builder::build`]) whose handles are all dropped is
+        // freed with its stack and function; once started, its data slot and the hub's table
+        // keep the task alive.
+        let t = Rc::downgrade(&task);
+        let glet = b.build(move |_| {
+            let task = t
+                .upgrade()
+                .expect("greenwood: a started greenlet's task is alive");
+            body(task, f)
+        })?;
         task.id.set(glet.id());
         for install in self.inherit {
             install(&task);
         }
-        glet.set_data(Some(task.clone()));
         task.glet.set(Some(glet));
-        hub::register(&task);
         Ok(task)
     }
+
+    /// Creates the greenlet without starting it: gevent's `Greenlet(run)`. It runs once
+    /// [`Greenlet::start`] (or [`start_later`](Greenlet::start_later)) is called; until then
+    /// it holds its stack and its function, and is not one of the hub's live greenlets. A
+    /// greenlet never started is freed, its function unrun, when its last handle goes;
+    /// killing it marks it dead without running it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Builder::spawn`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenwood::Builder::new().name("report").build(|| "sent")?;
+    /// greenwood::sleep(std::time::Duration::ZERO);
+    /// assert!(!g.started()); // nothing started it
+    /// g.start();
+    /// assert_eq!(g.get().unwrap(), "sent");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn build<F, T>(self, f: F) -> io::Result<Greenlet<T>>
+    where
+        F: FnOnce() -> T + 'static,
+        T: 'static,
+    {
+        let task = self.create(f, Location::caller())?;
+        Ok(Greenlet::from_task(task))
+    }
+}
+
+/// Makes a created greenlet one of the hub's live greenlets: its data slot names its task
+/// (so `getcurrent` finds it) and the hub's table holds it (so it is unwound at thread exit).
+fn attach(task: &Rc<Task>) {
+    if let Some(glet) = task.greenlet() {
+        glet.set_data(Some(task.clone()));
+    }
+    hub::register(task);
+}
+
+/// Whether `task` was created and is neither started, queued to start, nor dead.
+fn unstarted(task: &Task) -> bool {
+    task.status.get() == Status::New && task.slot.get() == usize::MAX
+}
+
+/// Attaches an unstarted task and arms the timer that starts it after `delay`.
+fn start_later(task: &Rc<Task>, delay: Duration) {
+    attach(task);
+    let key = hub::add_timer(delay, TimerAction::Start(task.clone()));
+    task.start_timer.set(Some(key));
 }
 
 /// A spawned greenlet's whole life: run `f`, record how it ended, notify.
@@ -372,16 +428,23 @@ where
     let report = task.take_panic_report();
     let outcome = match result {
         Ok(v) => Outcome::Value(Box::new(v)),
-        Err(p) => {
-            if p.is::<GreenletExit>() {
-                Outcome::Failed(ErrorKind::Killed, "killed".to_string())
-            } else if p.is::<Elapsed>() {
-                Outcome::Failed(ErrorKind::TimedOut, panic_message(&*p))
-            } else {
+        Err(p) => match task.interrupted_with(&*p) {
+            Some(r) if r.kind == ErrorKind::Killed => {
+                Outcome::Failed(ErrorKind::Killed, killed_message(&*p))
+            }
+            Some(r) => {
+                let message = match (string_payload(&*p), r.timeout) {
+                    (Some(s), _) => s,
+                    (None, Some(e)) => e.to_string(),
+                    (None, None) => panic_message(&*p),
+                };
+                Outcome::Failed(ErrorKind::TimedOut, message)
+            }
+            None => {
                 task.keep_panic_report(report);
                 Outcome::Failed(ErrorKind::Panicked, panic_message(&*p))
             }
-        }
+        },
     };
     finish(&task, outcome);
     // The greenlet is about to die: break the greenlet -> task link so nothing keeps the
@@ -454,36 +517,62 @@ fn join(task: &Rc<Task>, timeout: Option<Duration>) -> bool {
     task.is_done()
 }
 
-fn kill_nowait(task: &Rc<Task>) {
+/// A payload's text, if it is a string (what `panic!` and `kill_with("...")` carry).
+fn string_payload(p: &(dyn std::any::Any + Send)) -> Option<String> {
+    p.downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+}
+
+/// The message of a greenlet killed with `p`: `killed`, or `killed: TEXT` for a string.
+fn killed_message(p: &(dyn std::any::Any + Send)) -> String {
+    match string_payload(p) {
+        Some(s) => format!("killed: {s}"),
+        None => "killed".to_string(),
+    }
+}
+
+fn kill_nowait(task: &Rc<Task>, payload: Option<Payload>) {
     match task.status.get() {
         Status::Done => {}
         Status::New => {
+            let message = match &payload {
+                Some(p) => format!("{} before it started", killed_message(&**p)),
+                None => "killed before it started".to_string(),
+            };
             if let Some(key) = task.start_timer.take() {
                 hub::cancel_timer(key);
             }
             // Never started: dropping the greenlet drops its function unrun.
             let g = task.glet.take();
             drop(g);
-            finish(
-                task,
-                Outcome::Failed(ErrorKind::Killed, "killed before it started".into()),
-            );
+            finish(task, Outcome::Failed(ErrorKind::Killed, message));
         }
         Status::Started => {
             if task.kind == Kind::Main {
                 panic!("greenwood: the main greenlet cannot be killed");
             }
             if Rc::ptr_eq(&task::current(), task) {
-                task::unwind_current(Box::new(GreenletExit), || "killed by itself".into());
+                task::raise(task, Interrupt::Kill(payload));
             }
-            task.interrupt(Interrupt::Kill);
+            task.interrupt(Interrupt::Kill(payload));
         }
     }
 }
 
-fn kill(task: &Rc<Task>, timeout: Option<Duration>) -> bool {
-    kill_nowait(task);
+fn kill(task: &Rc<Task>, payload: Option<Payload>, timeout: Option<Duration>) -> bool {
+    kill_nowait(task, payload);
     join(task, timeout)
+}
+
+/// `kill_nowait` with `payload`, then a yield, so the greenlet unwinds before the caller goes
+/// on (at once, for the greenlet itself; the hub's own callbacks do not yield).
+fn throw(task: &Rc<Task>, payload: Payload) {
+    kill_nowait(task, Some(payload));
+    if !task.is_done() {
+        let me = task::current();
+        task::yield_now(&me);
+    }
 }
 
 fn error_of(task: &Task) -> Option<GreenletError> {
@@ -503,6 +592,98 @@ impl<T: 'static> Greenlet<T> {
             task,
             _value: PhantomData,
         }
+    }
+
+    /// A greenlet that will run `f` once [`start`](Greenlet::start)ed: gevent's
+    /// `Greenlet(run)`. [`Builder::build`] names it or sizes its stack.
+    ///
+    /// # Panics
+    ///
+    /// As [`spawn`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenwood::Greenlet::new(|| 2 + 2);
+    /// assert!(!g.started());
+    /// g.start();
+    /// assert_eq!(g.get().unwrap(), 4);
+    /// ```
+    #[track_caller]
+    pub fn new<F>(f: F) -> Greenlet<T>
+    where
+        F: FnOnce() -> T + 'static,
+    {
+        match Builder::new().build(f) {
+            Ok(g) => g,
+            Err(e) => spawn_failed(&e),
+        }
+    }
+
+    /// Starts a greenlet made by [`Greenlet::new`] or [`Builder::build`]: it runs once the
+    /// current greenlet blocks or yields, as a spawned one does. Starting a greenlet that is
+    /// already started, due to start, or dead does nothing (as in gevent).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenwood::Greenlet::new(|| "ran once");
+    /// g.start();
+    /// g.start(); // nothing more
+    /// assert_eq!(g.get().unwrap(), "ran once");
+    /// ```
+    pub fn start(&self) {
+        if unstarted(&self.task) {
+            attach(&self.task);
+            self.task.clone().schedule_start();
+        }
+    }
+
+    /// Starts a greenlet made by [`Greenlet::new`] or [`Builder::build`] after `delay`;
+    /// nothing if it is already started, due to start, or dead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let t0 = Instant::now();
+    /// let g = greenwood::Greenlet::new(move || t0.elapsed());
+    /// g.start_later(Duration::from_millis(5));
+    /// assert!(g.get().unwrap() >= Duration::from_millis(5));
+    /// ```
+    pub fn start_later(&self, delay: Duration) {
+        if unstarted(&self.task) {
+            start_later(&self.task, delay);
+        }
+    }
+
+    /// Waits at most `timeout` for the greenlet to finish, then returns what
+    /// [`get`](Greenlet::get) returns: gevent's `get(timeout=...)`.
+    ///
+    /// # Errors
+    ///
+    /// [`Elapsed`] if it has not finished by then (it goes on running: kill it if it should
+    /// not); else, inside, its value or why it has none.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let slow = greenwood::spawn(|| { greenwood::sleep(Duration::from_secs(60)); 1 });
+    /// assert!(slow.get_timeout(Duration::from_millis(5)).is_err());
+    /// let fast = greenwood::spawn(|| 2);
+    /// assert_eq!(fast.get_timeout(Duration::from_secs(5)).unwrap().unwrap(), 2);
+    /// slow.kill();
+    /// ```
+    #[track_caller]
+    pub fn get_timeout(&self, timeout: Duration) -> Result<Result<T, GreenletError>, Elapsed>
+    where
+        T: Clone,
+    {
+        self.join_timeout(timeout)?;
+        Ok(self.value_or_error())
     }
 
     /// Waits until the greenlet has finished (returned, panicked or been killed).
@@ -680,7 +861,7 @@ impl<T: 'static> Greenlet<T> {
     /// assert!(g.dead() && !g.successful());
     /// ```
     pub fn kill(&self) {
-        kill(&self.task, None);
+        kill(&self.task, None, None);
     }
 
     /// Kills the greenlet and waits at most `timeout` for it to die.
@@ -697,7 +878,7 @@ impl<T: 'static> Greenlet<T> {
     /// ```
     #[track_caller]
     pub fn kill_timeout(&self, timeout: Duration) -> Result<(), Elapsed> {
-        Elapsed::check(kill(&self.task, Some(timeout)), timeout)
+        Elapsed::check(kill(&self.task, None, Some(timeout)), timeout)
     }
 
     /// Kills the greenlet without waiting for it to die.
@@ -713,7 +894,79 @@ impl<T: 'static> Greenlet<T> {
     /// assert!(g.dead());
     /// ```
     pub fn kill_nowait(&self) {
-        kill_nowait(&self.task);
+        kill_nowait(&self.task, None);
+    }
+
+    /// Kills the greenlet with `payload` instead of `GreenletExit`, and waits for it to die:
+    /// gevent's `kill(exception)`. The greenlet unwinds with that very value, so code in it
+    /// that catches the unwind (`std::panic::catch_unwind`) can downcast it, tell a shutdown
+    /// from a cancel, and even return a value after all. If it does not catch it, its error
+    /// has kind `Killed` (not reported, as a kill is not a failure) and the message
+    /// `killed: TEXT` when the payload is a string.
+    ///
+    /// # Panics
+    ///
+    /// As [`kill`](Greenlet::kill).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// struct Shutdown { grace: Duration }
+    ///
+    /// let g = greenwood::spawn(|| {
+    ///     match std::panic::catch_unwind(|| greenwood::sleep(Duration::from_secs(60))) {
+    ///         Ok(()) => "slept",
+    ///         Err(p) => match p.downcast::<Shutdown>() {
+    ///             Ok(s) if s.grace > Duration::ZERO => "flushed, then stopped",
+    ///             Ok(_) => "stopped",
+    ///             Err(other) => std::panic::resume_unwind(other),
+    ///         },
+    ///     }
+    /// });
+    /// greenwood::sleep(Duration::ZERO); // let it start and park
+    /// g.kill_with(Shutdown { grace: Duration::from_secs(1) });
+    /// assert_eq!(g.get().unwrap(), "flushed, then stopped");
+    ///
+    /// let h = greenwood::spawn(|| greenwood::sleep(Duration::from_secs(60)));
+    /// greenwood::sleep(Duration::ZERO);
+    /// h.kill_with("config reloaded");
+    /// let err = h.error().unwrap();
+    /// assert_eq!(err.kind(), greenwood::ErrorKind::Killed);
+    /// assert_eq!(err.message(), "killed: config reloaded");
+    /// ```
+    pub fn kill_with<P: std::any::Any + Send>(&self, payload: P) {
+        kill(&self.task, Some(Box::new(payload)), None);
+    }
+
+    /// `kill_with` without waiting (for [`killall_with`](crate::killall_with)).
+    pub(crate) fn throw_nowait<P: std::any::Any + Send>(&self, payload: P) {
+        kill_nowait(&self.task, Some(Box::new(payload)));
+    }
+
+    /// Raises `payload` in the greenlet where it is parked, and lets it run: the caller goes
+    /// to the back of the ready queue, so the greenlet has unwound (to its end, or to its next
+    /// park if it caught the payload) before the caller continues. gevent's `throw`, except
+    /// that the caller is rescheduled, not left switched away from forever. An unstarted
+    /// greenlet never runs; a greenlet that throws to itself unwinds at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let g = greenwood::spawn(|| {
+    ///     let r = std::panic::catch_unwind(|| greenwood::sleep(Duration::from_secs(60)));
+    ///     *r.unwrap_err().downcast::<u32>().unwrap()
+    /// });
+    /// greenwood::sleep(Duration::ZERO);
+    /// g.throw(7u32);
+    /// assert!(g.dead()); // it ran before `throw` returned
+    /// assert_eq!(g.get().unwrap(), 7);
+    /// ```
+    pub fn throw<P: std::any::Any + Send>(&self, payload: P) {
+        throw(&self.task, Box::new(payload));
     }
 
     /// Calls `f` on the hub once the greenlet has finished, however it finished (at once, in
@@ -1037,7 +1290,7 @@ impl AnyGreenlet {
     /// assert!(g.dead() && !g.successful());
     /// ```
     pub fn kill(&self) {
-        kill(&self.task, None);
+        kill(&self.task, None, None);
     }
 
     /// As [`Greenlet::kill_timeout`].
@@ -1050,7 +1303,7 @@ impl AnyGreenlet {
     /// ```
     #[track_caller]
     pub fn kill_timeout(&self, timeout: Duration) -> Result<(), Elapsed> {
-        Elapsed::check(kill(&self.task, Some(timeout)), timeout)
+        Elapsed::check(kill(&self.task, None, Some(timeout)), timeout)
     }
 
     /// As [`Greenlet::kill_nowait`].
@@ -1064,7 +1317,35 @@ impl AnyGreenlet {
     /// assert!(g.dead());
     /// ```
     pub fn kill_nowait(&self) {
-        kill_nowait(&self.task);
+        kill_nowait(&self.task, None);
+    }
+
+    /// As [`Greenlet::kill_with`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenwood::spawn(|| greenwood::sleep(std::time::Duration::from_secs(60))).as_any();
+    /// greenwood::sleep(std::time::Duration::ZERO);
+    /// g.kill_with("shutting down");
+    /// assert_eq!(g.error().unwrap().message(), "killed: shutting down");
+    /// ```
+    pub fn kill_with<P: std::any::Any + Send>(&self, payload: P) {
+        kill(&self.task, Some(Box::new(payload)), None);
+    }
+
+    /// As [`Greenlet::throw`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenwood::spawn(|| greenwood::sleep(std::time::Duration::from_secs(60))).as_any();
+    /// greenwood::sleep(std::time::Duration::ZERO);
+    /// g.throw("stop");
+    /// assert!(g.dead());
+    /// ```
+    pub fn throw<P: std::any::Any + Send>(&self, payload: P) {
+        throw(&self.task, Box::new(payload));
     }
 
     /// As [`Greenlet::ready`].

@@ -118,8 +118,10 @@ pub use crate::hub::waitlist::Waitable;
 pub use crate::hub::{idle, sleep};
 pub use crate::io::{wait_read, wait_readwrite, wait_write};
 pub use crate::threadpool::spawn_blocking;
-pub use crate::timeout::{with_timeout, Timeout};
-pub use crate::wait::{iwait, joinall, killall, killall_timeout, wait, wait_count, Iwait, JoinAll};
+pub use crate::timeout::{timeout_silent, with_timeout, Timeout};
+pub use crate::wait::{
+    iwait, joinall, killall, killall_timeout, killall_with, wait, wait_count, Iwait, JoinAll,
+};
 
 /// Sets this thread's handler for greenlets that fail (panic, or an uncaught [`Timeout`]); by
 /// default a failure becomes a [`report`] (one line on stderr unless a report handler, `log`

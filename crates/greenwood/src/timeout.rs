@@ -1,12 +1,13 @@
 //! Timeouts: interrupt the current greenlet's next blocking point after a duration.
 
+use std::any::Any;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe, Location};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::error::Elapsed;
-use crate::hub::task::{self, Interrupt, Task};
+use crate::hub::task::{self, Interrupt, MakePayload, Task};
 use crate::hub::timer::TimerKey;
 use crate::hub::{self, TimerAction};
 
@@ -43,6 +44,8 @@ pub struct Timeout {
     task: Rc<Task>,
     duration: Duration,
     site: &'static Location<'static>,
+    /// What it unwinds with instead of `Elapsed` ([`Timeout::with_value`]).
+    value: Option<MakePayload>,
     /// The soonest timeout of the task before this one was armed, given back when it goes.
     outer: Option<(Instant, &'static Location<'static>)>,
 }
@@ -66,29 +69,84 @@ impl Timeout {
     /// ```
     #[track_caller]
     pub fn start(duration: Duration) -> Timeout {
-        let task = task::current();
-        let id = next_id();
-        let site = Location::caller();
-        let elapsed = Elapsed { id, duration, site };
-        let (key, at) = hub::add_timer_until(
-            duration,
-            TimerAction::Interrupt(task.clone(), Interrupt::Timeout(elapsed)),
-        );
-        // The run info shows the soonest timeout armed around a park.
-        let outer = task.timeout_at.get();
-        if let Some(at) = at {
-            if outer.is_none_or(|(o, _)| at < o) {
-                task.timeout_at.set(Some((at, site)));
-            }
-        }
-        Timeout {
-            id,
-            key: Some(key),
-            task,
+        Timeout::arm(duration, None, Location::caller())
+    }
+
+    /// Arms a timeout that unwinds the blocking call with `value` instead of an [`Elapsed`]:
+    /// gevent's `Timeout(seconds, exception)`. Catch it with `catch_unwind` and downcast it
+    /// to `V`, or let it end the greenlet: its error then has kind `TimedOut` and, for a
+    /// string, that string as the message. Each firing (see [`restart`](Timeout::restart))
+    /// unwinds with a fresh clone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// #[derive(Clone, Debug, PartialEq)]
+    /// struct TooSlow { user: u32 }
+    ///
+    /// let t = greenwood::Timeout::with_value(Duration::from_millis(1), TooSlow { user: 7 });
+    /// let r = std::panic::catch_unwind(|| greenwood::sleep(Duration::from_secs(60)));
+    /// let payload = r.unwrap_err();
+    /// assert!(t.is(&*payload));
+    /// assert_eq!(*payload.downcast::<TooSlow>().unwrap(), TooSlow { user: 7 });
+    /// ```
+    #[track_caller]
+    pub fn with_value<V: Any + Send + Clone>(duration: Duration, value: V) -> Timeout {
+        let make: MakePayload = Rc::new(move || Box::new(value.clone()));
+        Timeout::arm(duration, Some(make), Location::caller())
+    }
+
+    fn arm(
+        duration: Duration,
+        value: Option<MakePayload>,
+        site: &'static Location<'static>,
+    ) -> Timeout {
+        let mut t = Timeout {
+            id: next_id(),
+            key: None,
+            task: task::current(),
             duration,
             site,
-            outer,
+            value,
+            outer: None,
+        };
+        t.set_timer();
+        t
+    }
+
+    fn set_timer(&mut self) {
+        let elapsed = Elapsed {
+            id: self.id,
+            duration: self.duration,
+            site: self.site,
+        };
+        let (key, at) = hub::add_timer_until(
+            self.duration,
+            TimerAction::Interrupt(
+                self.task.clone(),
+                Interrupt::Timeout(elapsed, self.value.clone()),
+            ),
+        );
+        self.key = Some(key);
+        // The run info shows the soonest timeout armed around a park.
+        let outer = self.task.timeout_at.get();
+        if let Some(at) = at {
+            if outer.is_none_or(|(o, _)| at < o) {
+                self.task.timeout_at.set(Some((at, self.site)));
+            }
         }
+        self.outer = outer;
+    }
+
+    fn disarm(&mut self) {
+        if let Some(key) = self.key.take() {
+            hub::cancel_timer(key);
+        }
+        // Fired while the greenlet was runnable and not raised yet: forget it.
+        self.task.forget_timeout(self.id);
+        self.task.timeout_at.set(self.outer);
     }
 
     /// Disarms the timeout (the same as dropping it).
@@ -104,6 +162,44 @@ impl Timeout {
     /// ```
     pub fn cancel(self) {}
 
+    /// Arms the timeout again for its whole duration from now, whether it fired, is still
+    /// pending (the old deadline is dropped, and a firing not raised yet is forgotten) or
+    /// not: gevent's `timeout.start()` after `cancel()`, for a deadline that moves on with
+    /// progress (an idle timeout reset by each message).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let mut idle = greenwood::Timeout::start(Duration::from_millis(200));
+    /// for _ in 0..5 {
+    ///     greenwood::sleep(Duration::from_millis(50)); // a message arrives
+    ///     idle.restart(); // 250 ms in all, never 200 without a message
+    /// }
+    /// assert!(idle.pending());
+    /// ```
+    pub fn restart(&mut self) {
+        self.disarm();
+        self.set_timer();
+    }
+
+    /// Whether it is armed and has not fired yet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let t = greenwood::Timeout::start(Duration::from_millis(1));
+    /// assert!(t.pending());
+    /// let _ = std::panic::catch_unwind(|| greenwood::sleep(Duration::from_secs(60)));
+    /// assert!(!t.pending()); // it fired
+    /// ```
+    pub fn pending(&self) -> bool {
+        self.key.is_some_and(hub::timer_pending)
+    }
+
     /// The duration it was set for.
     ///
     /// # Examples
@@ -116,7 +212,8 @@ impl Timeout {
         self.duration
     }
 
-    /// Whether `payload` (caught with `catch_unwind`) is this timeout firing.
+    /// Whether `payload` (caught with `catch_unwind`) is this timeout firing: its
+    /// [`Elapsed`], or the value given to [`with_value`](Timeout::with_value).
     ///
     /// # Examples
     ///
@@ -127,21 +224,17 @@ impl Timeout {
     /// let r = std::panic::catch_unwind(|| greenwood::sleep(Duration::from_secs(60)));
     /// assert!(t.is(&*r.unwrap_err()));
     /// ```
-    pub fn is(&self, payload: &(dyn std::any::Any + Send)) -> bool {
-        payload
-            .downcast_ref::<Elapsed>()
+    pub fn is(&self, payload: &(dyn Any + Send)) -> bool {
+        self.task
+            .interrupted_with(payload)
+            .and_then(|r| r.timeout)
             .is_some_and(|e| e.id == self.id)
     }
 }
 
 impl Drop for Timeout {
     fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
-            hub::cancel_timer(key);
-        }
-        // Fired while the greenlet was runnable and not raised yet: forget it.
-        self.task.forget_timeout(self.id);
-        self.task.timeout_at.set(self.outer);
+        self.disarm();
     }
 }
 
@@ -187,4 +280,29 @@ pub fn with_timeout<T>(duration: Duration, f: impl FnOnce() -> T) -> Result<T, E
             Err(p) => panic::resume_unwind(p),
         },
     }
+}
+
+/// Runs `f` in the current greenlet, and ends it quietly if it is still running after
+/// `duration`: `None` then, `Some(value)` if it finished. gevent's `with Timeout(seconds,
+/// False):`, the block that just stops. The same as `with_timeout(duration, f).ok()`, named
+/// for what it means.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let mut got = Vec::new();
+/// let finished = greenwood::timeout_silent(Duration::from_millis(30), || {
+///     for i in 0.. {
+///         greenwood::sleep(Duration::from_millis(10));
+///         got.push(i);
+///     }
+/// });
+/// assert!(finished.is_none()); // stopped, no error to handle
+/// assert!(!got.is_empty());
+/// ```
+#[track_caller]
+pub fn timeout_silent<T>(duration: Duration, f: impl FnOnce() -> T) -> Option<T> {
+    with_timeout(duration, f).ok()
 }

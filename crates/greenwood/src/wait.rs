@@ -387,6 +387,31 @@ pub fn killall<T: 'static>(greenlets: &[Greenlet<T>]) {
     joinall(greenlets);
 }
 
+/// Kills every greenlet with a copy of `payload` (see [`Greenlet::kill_with`]) and waits for
+/// them to die: gevent's `killall(greenlets, exception)`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let gs: Vec<_> = (0..3)
+///     .map(|_| greenwood::spawn(|| greenwood::sleep(Duration::from_secs(60))))
+///     .collect();
+/// greenwood::sleep(Duration::ZERO);
+/// greenwood::killall_with(&gs, "restarting");
+/// assert!(gs.iter().all(|g| g.error().unwrap().message() == "killed: restarting"));
+/// ```
+pub fn killall_with<T: 'static, P: std::any::Any + Send + Clone>(
+    greenlets: &[Greenlet<T>],
+    payload: P,
+) {
+    for g in greenlets {
+        g.throw_nowait(payload.clone());
+    }
+    joinall(greenlets);
+}
+
 /// Kills every greenlet and waits at most `timeout` for them to die.
 ///
 /// # Errors

@@ -446,3 +446,264 @@ fn running_out_of_address_space_in_spawn_says_so_and_does_not_hang_with_rust_bac
         "the message names the limit: {err}"
     );
 }
+
+#[test]
+fn kill_with_unwinds_with_the_payload_the_greenlet_sees_and_reports_nothing() {
+    #[derive(Debug, PartialEq)]
+    struct Reason(u32);
+    let failures = capture_failures();
+    let drops = counter();
+    let seen = Log::new();
+    let (d, s) = (drops.clone(), seen.clone());
+    let g = spawn(move || {
+        let _guard = CallOnDrop(d);
+        let r = std::panic::catch_unwind(|| greenwood::sleep(LONG));
+        let p = r.unwrap_err();
+        s.push(p.downcast_ref::<Reason>().map(|r| r.0));
+        std::panic::resume_unwind(p);
+    });
+    greenwood::sleep(Duration::ZERO);
+    g.kill_with(Reason(9));
+    assert_eq!(seen.get(), vec![Some(9)]);
+    assert_eq!(drops.get(), 1, "its destructors ran");
+    let err = g.error().unwrap();
+    assert_eq!(err.kind(), ErrorKind::Killed);
+    assert_eq!(err.message(), "killed", "a payload that is not a string");
+    assert!(err.to_string().ends_with(" was killed"), "{err}");
+    // A string payload is the message.
+    let h = spawn(|| greenwood::sleep(LONG));
+    greenwood::sleep(Duration::ZERO);
+    h.kill_with(String::from("draining"));
+    let err = h.error().unwrap();
+    assert_eq!(err.message(), "killed: draining");
+    assert!(err.to_string().ends_with(" was killed: draining"), "{err}");
+    greenwood::sleep(Duration::ZERO);
+    assert!(failures.get().is_empty(), "kills are not failures");
+}
+
+#[test]
+fn kill_with_a_payload_the_greenlet_catches_lets_it_return_a_value() {
+    let g = spawn(
+        || match std::panic::catch_unwind(|| greenwood::sleep(LONG)) {
+            Ok(()) => 0,
+            Err(p) => *p.downcast::<i32>().unwrap() * 2,
+        },
+    );
+    greenwood::sleep(Duration::ZERO);
+    g.kill_with(21);
+    assert!(g.successful());
+    assert_eq!(g.get().unwrap(), 42);
+}
+
+#[test]
+fn kill_with_before_start_never_runs_it_and_says_why() {
+    let ran = counter();
+    let r = ran.clone();
+    let g = spawn(move || r.set(1));
+    g.kill_with("not needed");
+    assert!(g.dead() && !g.started());
+    assert_eq!(ran.get(), 0);
+    assert_eq!(
+        g.error().unwrap().message(),
+        "killed: not needed before it started"
+    );
+}
+
+#[test]
+fn a_real_panic_after_a_caught_kill_is_a_panic() {
+    let failures = capture_failures();
+    let g = spawn(|| {
+        let _ = std::panic::catch_unwind(|| greenwood::sleep(LONG));
+        panic!("broke while stopping");
+    });
+    greenwood::sleep(Duration::ZERO);
+    g.kill_with(5u8);
+    let err = g.error().unwrap();
+    assert_eq!(err.kind(), ErrorKind::Panicked);
+    assert_eq!(err.message(), "broke while stopping");
+    greenwood::sleep(Duration::ZERO);
+    assert_eq!(failures.get().len(), 1, "the panic is reported");
+}
+
+#[test]
+fn throw_runs_the_target_before_the_caller_continues_and_does_not_wait_longer() {
+    let log = Log::new();
+    let l = log.clone();
+    let g = spawn(move || {
+        let r = std::panic::catch_unwind(|| greenwood::sleep(LONG));
+        l.push(format!(
+            "caught {}",
+            r.unwrap_err().downcast::<&str>().unwrap()
+        ));
+        // It carries on after catching: throw does not wait for its end.
+        greenwood::sleep(Duration::from_millis(5));
+        l.push("ended".to_string());
+    });
+    greenwood::sleep(Duration::ZERO);
+    g.throw("wake up");
+    log.push("thrower goes on".to_string());
+    assert!(!g.dead());
+    g.join();
+    assert_eq!(log.get(), ["caught wake up", "thrower goes on", "ended"]);
+    assert!(g.successful());
+}
+
+#[test]
+fn throw_to_a_runnable_greenlet_lands_at_its_next_blocking_point() {
+    let waiter = Waiter::new();
+    let w = waiter.clone();
+    let log = Log::new();
+    let l = log.clone();
+    let g = spawn(move || {
+        let v: u32 = w.get();
+        l.push(v);
+        greenwood::sleep(LONG); // the throw lands here
+    });
+    greenwood::sleep(Duration::ZERO);
+    waiter.switch(3u32); // runnable now, with its wake-up
+    g.throw(0u8);
+    g.join();
+    assert_eq!(log.get(), vec![3], "the wake-up was not lost");
+    assert_eq!(g.error().unwrap().kind(), ErrorKind::Killed);
+}
+
+#[test]
+fn a_greenlet_that_throws_to_itself_unwinds_at_once() {
+    let g = spawn(|| {
+        let me = greenwood::getcurrent();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| me.throw(1u16)));
+        *r.unwrap_err().downcast::<u16>().unwrap()
+    });
+    assert_eq!(g.get().unwrap(), 1);
+}
+
+#[test]
+fn killall_with_gives_every_greenlet_its_copy() {
+    let seen = Log::new();
+    let gs: Vec<_> = (0..4)
+        .map(|_| {
+            let s = seen.clone();
+            spawn(move || {
+                let r = std::panic::catch_unwind(|| greenwood::sleep(LONG));
+                s.push(*r.unwrap_err().downcast::<u64>().unwrap());
+            })
+        })
+        .collect();
+    greenwood::sleep(Duration::ZERO);
+    greenwood::killall_with(&gs, 77u64);
+    assert_eq!(seen.get(), vec![77; 4]);
+    assert!(gs.iter().all(|g| g.dead()));
+}
+
+#[test]
+fn an_unstarted_greenlet_runs_only_once_started() {
+    let ran = counter();
+    let r = ran.clone();
+    let g = greenwood::Greenlet::new(move || {
+        r.set(r.get() + 1);
+        "done"
+    });
+    greenwood::sleep(Duration::from_millis(1));
+    assert_eq!(ran.get(), 0);
+    assert!(!g.started() && !g.dead());
+    assert_eq!(
+        greenwood::hub::get_hub().stats().alive,
+        0,
+        "not live until started"
+    );
+    g.start();
+    g.start(); // a second start does nothing
+    assert_eq!(g.get().unwrap(), "done");
+    g.start(); // nor does one after its end
+    greenwood::sleep(Duration::ZERO);
+    assert_eq!(ran.get(), 1);
+}
+
+#[test]
+fn an_unstarted_greenlet_dropped_frees_its_function_unrun() {
+    let drops = counter();
+    let guard = CallOnDrop(drops.clone());
+    let ran = counter();
+    let r = ran.clone();
+    let g = greenwood::Builder::new()
+        .name("never")
+        .build(move || {
+            let _keep = &guard;
+            r.set(1);
+        })
+        .unwrap();
+    assert_eq!(g.name(), Some("never"));
+    drop(g);
+    assert_eq!(
+        drops.get(),
+        1,
+        "the function (and what it holds) was dropped"
+    );
+    greenwood::sleep(Duration::ZERO);
+    assert_eq!(ran.get(), 0);
+}
+
+#[test]
+fn killing_an_unstarted_greenlet_marks_it_dead_and_start_then_does_nothing() {
+    let ran = counter();
+    let r = ran.clone();
+    let g = greenwood::Greenlet::new(move || r.set(1));
+    g.kill();
+    assert!(g.dead() && !g.started());
+    assert_eq!(g.error().unwrap().kind(), ErrorKind::Killed);
+    g.start();
+    greenwood::sleep(Duration::ZERO);
+    assert_eq!(ran.get(), 0);
+}
+
+#[test]
+fn start_later_delays_an_unstarted_greenlet_and_kill_cancels_it() {
+    let g = greenwood::Greenlet::new(|| 5);
+    g.start_later(Duration::from_millis(2));
+    g.start(); // already due to start: nothing
+    assert!(!g.started());
+    assert_eq!(g.get().unwrap(), 5);
+    let h = greenwood::Greenlet::new(|| 6);
+    h.start_later(LONG);
+    h.kill();
+    assert!(h.dead() && !h.started());
+    assert_eq!(
+        greenwood::hub::get_hub().pending_timers(),
+        0,
+        "its start timer went"
+    );
+}
+
+#[test]
+fn joining_a_greenlet_nobody_starts_is_a_loop_exit_that_says_so() {
+    let g = greenwood::Builder::new()
+        .name("forgotten")
+        .build(|| ())
+        .unwrap();
+    let p = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| g.join())).unwrap_err();
+    let msg = util::panic_text(&*p);
+    assert!(msg.contains("LoopExit"), "{msg}");
+    assert!(msg.contains("greenlet 'forgotten'"), "{msg}");
+    assert!(msg.contains("which has not started"), "{msg}");
+}
+
+#[test]
+fn get_timeout_gives_elapsed_or_the_result() {
+    let failures = capture_failures();
+    let slow = spawn(|| {
+        greenwood::sleep(LONG);
+        1
+    });
+    assert!(slow.get_timeout(Duration::from_millis(2)).is_err());
+    assert!(!slow.dead(), "it goes on");
+    let bad = spawn(|| -> u8 { panic!("no") });
+    let inner = bad.get_timeout(LONG).unwrap();
+    assert_eq!(inner.unwrap_err().message(), "no");
+    slow.kill();
+    assert_eq!(
+        slow.get_timeout(LONG).unwrap().unwrap_err().kind(),
+        ErrorKind::Killed
+    );
+    greenwood::sleep(Duration::ZERO);
+    assert_eq!(failures.get().len(), 1);
+}

@@ -180,3 +180,96 @@ fn every_call_with_a_time_limit_returns_elapsed_naming_where_it_waited() {
     }
     g.kill();
 }
+
+#[test]
+fn a_timeout_with_a_value_unwinds_with_that_value_and_is_recognised() {
+    #[derive(Clone, Debug, PartialEq)]
+    struct Slow(&'static str);
+    let t = Timeout::with_value(SHORT, Slow("db"));
+    let p = catch_unwind(|| greenwood::sleep(LONG)).unwrap_err();
+    assert!(t.is(&*p));
+    assert!(
+        !Timeout::start(LONG).is(&*p),
+        "another timeout's value is not its own"
+    );
+    assert_eq!(*p.downcast::<Slow>().unwrap(), Slow("db"));
+}
+
+#[test]
+fn an_uncaught_timeout_value_ends_the_greenlet_timed_out_and_is_reported() {
+    let failures = capture_failures();
+    let g = spawn(|| {
+        let _t = Timeout::with_value(SHORT, "upstream too slow");
+        greenwood::sleep(LONG);
+    });
+    let err = g.get().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TimedOut);
+    assert_eq!(err.message(), "upstream too slow");
+    let h = spawn(|| {
+        let _t = Timeout::with_value(SHORT, 5u8);
+        greenwood::sleep(LONG);
+    });
+    let err = h.get().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TimedOut);
+    assert!(err.message().starts_with("timed out after 5ms"), "{err}");
+    greenwood::sleep(Duration::ZERO);
+    assert_eq!(failures.get().len(), 2);
+}
+
+#[test]
+fn pending_is_true_until_it_fires_or_goes() {
+    let t = Timeout::start(SHORT);
+    assert!(t.pending());
+    let p = catch_unwind(|| greenwood::sleep(LONG)).unwrap_err();
+    assert!(t.is(&*p));
+    assert!(!t.pending());
+    drop(t);
+    assert_eq!(get_hub().pending_timers(), 0);
+}
+
+#[test]
+fn restart_moves_the_deadline_and_rearms_one_that_fired() {
+    let mut t = Timeout::start(Duration::from_millis(200));
+    // 300 ms in all, never 200 without a restart: not interrupted.
+    for _ in 0..6 {
+        greenwood::sleep(Duration::from_millis(50));
+        t.restart();
+    }
+    assert!(t.pending());
+    let p = catch_unwind(|| greenwood::sleep(LONG)).unwrap_err();
+    assert!(t.is(&*p));
+    assert!(!t.pending());
+    t.restart();
+    assert!(t.pending());
+    let p = catch_unwind(|| greenwood::sleep(LONG)).unwrap_err();
+    assert!(t.is(&*p));
+    drop(t);
+    assert_eq!(get_hub().pending_timers(), 0);
+}
+
+#[test]
+fn restarting_a_value_timeout_raises_a_fresh_copy_each_time() {
+    let mut t = Timeout::with_value(SHORT, vec![1u8, 2]);
+    for _ in 0..2 {
+        let p = catch_unwind(|| greenwood::sleep(LONG)).unwrap_err();
+        assert!(t.is(&*p));
+        assert_eq!(*p.downcast::<Vec<u8>>().unwrap(), vec![1, 2]);
+        t.restart();
+    }
+}
+
+#[test]
+fn timeout_silent_ends_the_block_quietly() {
+    let failures = capture_failures();
+    assert_eq!(greenwood::timeout_silent(LONG, || 3), Some(3));
+    let done = counter();
+    let d = done.clone();
+    let r = greenwood::timeout_silent(SHORT, move || {
+        greenwood::sleep(LONG);
+        d.set(1);
+    });
+    assert_eq!(r, None);
+    assert_eq!(done.get(), 0);
+    greenwood::sleep(Duration::ZERO);
+    assert!(failures.get().is_empty());
+}

@@ -850,6 +850,13 @@ pub(crate) fn add_timer_until(after: Duration, action: TimerAction) -> (TimerKey
     })
 }
 
+/// Whether `key`'s timer is still pending on this thread's hub.
+pub(crate) fn timer_pending(key: TimerKey) -> bool {
+    let mut pending = false;
+    try_with(|hub| pending = hub.timers.borrow().contains(key));
+    pending
+}
+
 pub(crate) fn cancel_timer(key: TimerKey) {
     let mut action = None;
     try_with(|hub| action = hub.timers.borrow_mut().cancel(key));

@@ -65,11 +65,55 @@ enum Resume {
     LoopExit,
 }
 
+/// The payload a greenlet unwinds with.
+pub(crate) type Payload = Box<dyn Any + Send>;
+
+/// Makes the value a [`Timeout`](crate::Timeout) with a value of its own unwinds with, afresh
+/// each time it fires.
+pub(crate) type MakePayload = Rc<dyn Fn() -> Payload>;
+
 /// What interrupts a greenlet at its next blocking point.
-#[derive(Clone, Debug)]
 pub(crate) enum Interrupt {
-    Kill,
-    Timeout(Elapsed),
+    /// A kill: with `GreenletExit` (`None`) or the killer's own payload (`kill_with`).
+    Kill(Option<Payload>),
+    /// A `Timeout` fired: it unwinds with its `Elapsed`, or with the value it was given.
+    Timeout(Elapsed, Option<MakePayload>),
+    /// An interrupt raised once and put back (see [`Task::defer_interrupt`]), to be raised
+    /// again as it was.
+    #[cfg(feature = "monkey")]
+    Again(Payload, Raised),
+}
+
+/// Which interrupt the greenlet unwinds with, told by the identity of its payload (the box's
+/// address and the value's type): a payload that is neither `GreenletExit` nor `Elapsed`
+/// (`kill_with`, `Timeout::with_value`) is recognised at the greenlet's end, and by
+/// `Timeout::is`, without being wrapped, so the greenlet's own `catch_unwind` sees the very
+/// value that was sent. A payload caught, dropped and replaced by a new box of the same type
+/// at the same address would pass for the interrupt: it is the same kind of value, raised
+/// again, and is treated as such.
+#[derive(Clone)]
+pub(crate) struct Raised {
+    addr: usize,
+    ty: std::any::TypeId,
+    pub(crate) kind: ErrorKind,
+    /// The `Timeout` that fired, for a timeout.
+    pub(crate) timeout: Option<Elapsed>,
+}
+
+impl Raised {
+    fn of(payload: &(dyn Any + Send), kind: ErrorKind, timeout: Option<Elapsed>) -> Raised {
+        Raised {
+            addr: (payload as *const (dyn Any + Send)).cast::<()>() as usize,
+            ty: (*payload).type_id(),
+            kind,
+            timeout,
+        }
+    }
+
+    fn is(&self, payload: &(dyn Any + Send)) -> bool {
+        self.addr == (payload as *const (dyn Any + Send)).cast::<()>() as usize
+            && self.ty == (*payload).type_id()
+    }
 }
 
 pub(crate) enum Outcome {
@@ -153,6 +197,8 @@ pub(crate) struct Task {
     resume: Cell<Resume>,
     interrupt: Cell<Option<Interrupt>>,
     pending: RefCell<Vec<Interrupt>>,
+    /// The last interrupt raised in the greenlet, to recognise its payload.
+    raised: RefCell<Option<Raised>>,
     waiting_on: Cell<Option<WaitOn>>,
     pub(crate) status: Cell<Status>,
     /// Its function began running (false for one killed before it started).
@@ -208,6 +254,7 @@ impl Task {
             resume: Cell::new(Resume::Normal),
             interrupt: Cell::new(None),
             pending: RefCell::new(Vec::new()),
+            raised: RefCell::new(None),
             waiting_on: Cell::new(None),
             status: Cell::new(Status::Started),
             ran: Cell::new(kind != Kind::Spawned),
@@ -286,19 +333,17 @@ impl Task {
     /// Puts back an interrupt that unwound code which cannot let it through (an interposed
     /// libc call returns to C code, which must not be unwound): it is raised again at the
     /// greenlet's next blocking point. Gives back a payload that is no interrupt.
-    pub(crate) fn defer_interrupt(
-        &self,
-        payload: Box<dyn Any + Send>,
-    ) -> Result<DeferredInterrupt, Box<dyn Any + Send>> {
-        let (i, which) = if payload.is::<GreenletExit>() {
-            (Interrupt::Kill, DeferredInterrupt::Kill)
-        } else {
-            match payload.downcast::<Elapsed>() {
-                Ok(e) => (Interrupt::Timeout(*e), DeferredInterrupt::Timeout),
-                Err(other) => return Err(other),
-            }
+    pub(crate) fn defer_interrupt(&self, payload: Payload) -> Result<DeferredInterrupt, Payload> {
+        let Some(raised) = self.interrupted_with(&*payload) else {
+            return Err(payload);
         };
-        self.pending.borrow_mut().push(i);
+        let which = match raised.kind {
+            ErrorKind::TimedOut => DeferredInterrupt::Timeout,
+            _ => DeferredInterrupt::Kill,
+        };
+        self.pending
+            .borrow_mut()
+            .push(Interrupt::Again(payload, raised));
         Ok(which)
     }
 
@@ -310,9 +355,28 @@ impl Task {
 
     /// Forgets a timeout that is no longer wanted (its guard was dropped).
     pub(crate) fn forget_timeout(&self, id: u64) {
-        self.pending
-            .borrow_mut()
-            .retain(|i| !matches!(i, Interrupt::Timeout(e) if e.id == id));
+        self.pending.borrow_mut().retain(|i| match i {
+            Interrupt::Timeout(e, _) => e.id != id,
+            #[cfg(feature = "monkey")]
+            Interrupt::Again(_, r) => r.timeout.as_ref().is_none_or(|e| e.id != id),
+            Interrupt::Kill(_) => true,
+        });
+    }
+
+    /// Which interrupt `payload` (caught, or ending the greenlet) is, if it is one: a kill
+    /// (`GreenletExit`, or the payload of the last `kill_with`) or a timeout (an `Elapsed`,
+    /// or the value of the `Timeout` that fired last).
+    pub(crate) fn interrupted_with(&self, payload: &(dyn Any + Send)) -> Option<Raised> {
+        if let Some(r) = self.raised.borrow().as_ref().filter(|r| r.is(payload)) {
+            return Some(r.clone());
+        }
+        if payload.is::<GreenletExit>() {
+            Some(Raised::of(payload, ErrorKind::Killed, None))
+        } else {
+            payload
+                .downcast_ref::<Elapsed>()
+                .map(|e| Raised::of(payload, ErrorKind::TimedOut, Some(e.clone())))
+        }
     }
 
     /// Wakes the task with `LoopExit` if it is parked.
@@ -442,7 +506,7 @@ pub(crate) fn park(task: &Rc<Task>, what: WaitOn) {
         let next = task.pending.borrow_mut().pop();
         if let Some(i) = next {
             task.seq.set(task.seq.get().wrapping_add(1));
-            raise(i);
+            raise(task, i);
         }
     }
     task.park.set(Park::Parked);
@@ -461,7 +525,7 @@ pub(crate) fn park(task: &Rc<Task>, what: WaitOn) {
                 if std::thread::panicking() {
                     task.pending.borrow_mut().push(i);
                 } else {
-                    raise(i);
+                    raise(task, i);
                 }
             }
         }
@@ -522,7 +586,7 @@ fn yield_inner(task: &Rc<Task>, raise_pending: bool) {
     if raise_pending && !std::thread::panicking() {
         let next = task.pending.borrow_mut().pop();
         if let Some(i) = next {
-            raise(i);
+            raise(task, i);
         }
     }
 }
@@ -549,16 +613,32 @@ fn switch_to_hub(task: &Rc<Task>) {
     }
 }
 
-fn raise(i: Interrupt) -> ! {
-    match i {
-        Interrupt::Kill => unwind_current(Box::new(GreenletExit), || "killed".into()),
-        Interrupt::Timeout(e) => {
-            let shown = e.clone(); // formatted only if it is needed
-            unwind_current(Box::new(e), move || {
-                format!("interrupted by a Timeout ({shown})")
-            })
+/// Unwinds the current greenlet (whose task is `task`) with the interrupt `i`, noting its
+/// payload so that the greenlet's end and `Timeout::is` recognise it.
+pub(crate) fn raise(task: &Task, i: Interrupt) -> ! {
+    let (payload, raised): (Payload, Raised) = match i {
+        Interrupt::Kill(p) => {
+            let p = p.unwrap_or_else(|| Box::new(GreenletExit));
+            let r = Raised::of(&*p, ErrorKind::Killed, None);
+            (p, r)
         }
-    }
+        Interrupt::Timeout(e, make) => {
+            let p: Payload = match make {
+                Some(make) => make(),
+                None => Box::new(e.clone()),
+            };
+            let r = Raised::of(&*p, ErrorKind::TimedOut, Some(e));
+            (p, r)
+        }
+        #[cfg(feature = "monkey")]
+        Interrupt::Again(p, r) => (p, r),
+    };
+    let what = (raised.kind, raised.timeout.clone());
+    *task.raised.borrow_mut() = Some(raised);
+    unwind_current(payload, move || match what {
+        (ErrorKind::TimedOut, Some(e)) => format!("interrupted by a Timeout ({e})"),
+        _ => "killed".into(),
+    })
 }
 
 /// Unwinds the current greenlet with `payload` (a kill or a timeout); `what` says which, for

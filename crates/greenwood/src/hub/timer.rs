@@ -140,6 +140,13 @@ impl<T> Wheel<T> {
         Some(self.entries.remove(key.index as usize).item)
     }
 
+    /// Whether `key`'s timer is still pending (neither fired nor cancelled).
+    pub(crate) fn contains(&self, key: TimerKey) -> bool {
+        self.entries
+            .get(key.index as usize)
+            .is_some_and(|e| e.generation == key.generation)
+    }
+
     /// The start of the first slot with something in it: the hub must look again by then.
     pub(crate) fn next_tick(&self) -> Option<u64> {
         self.next_slot().map(|(_, _, start)| start)
