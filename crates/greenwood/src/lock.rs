@@ -654,6 +654,64 @@ impl RLock {
             self.inner.lock.acquire().forget();
             self.inner.owner.set(Some(me));
         }
+        self.hold()
+    }
+
+    /// Takes the lock if it is free (or held by the current greenlet: once more), without
+    /// waiting; `None` if another greenlet holds it. gevent's `acquire(blocking=False)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = greenwood::lock::RLock::new();
+    /// let a = l.try_acquire().unwrap();
+    /// let b = l.try_acquire().unwrap(); // re-entrant
+    /// let l2 = l.clone();
+    /// assert!(greenwood::spawn(move || l2.try_acquire().is_none()).get().unwrap());
+    /// drop((a, b));
+    /// assert!(!l.locked());
+    /// ```
+    pub fn try_acquire(&self) -> Option<RLockGuard> {
+        let me = current_id();
+        if self.inner.owner.get() != Some(me) {
+            self.inner.lock.try_acquire()?.forget();
+            self.inner.owner.set(Some(me));
+        }
+        Some(self.hold())
+    }
+
+    /// Takes the lock (once more, if the current greenlet holds it), waiting at most
+    /// `timeout` for another holder to let go. gevent's `acquire(timeout=...)`.
+    ///
+    /// # Errors
+    ///
+    /// [`Elapsed`] if another greenlet still holds it by then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let l = greenwood::lock::RLock::new();
+    /// let held = l.acquire();
+    /// let l2 = l.clone();
+    /// let other = greenwood::spawn(move || l2.acquire_timeout(Duration::from_millis(2)).is_err());
+    /// assert!(other.get().unwrap()); // it gave up
+    /// assert!(l.acquire_timeout(Duration::ZERO).is_ok()); // the holder: at once
+    /// drop(held);
+    /// ```
+    #[track_caller]
+    pub fn acquire_timeout(&self, timeout: Duration) -> Result<RLockGuard, Elapsed> {
+        let me = current_id();
+        if self.inner.owner.get() != Some(me) {
+            self.inner.lock.acquire_timeout(timeout)?.forget();
+            self.inner.owner.set(Some(me));
+        }
+        Ok(self.hold())
+    }
+
+    /// One more hold by the current greenlet, which owns the lock.
+    fn hold(&self) -> RLockGuard {
         self.inner.count.set(self.inner.count.get() + 1);
         RLockGuard {
             inner: Some(self.inner.clone()),

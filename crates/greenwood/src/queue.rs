@@ -521,21 +521,113 @@ impl<T, S: Store<T>> Queue<T, S> {
         }
     }
 
-    /// A copy of the item `get` would return next, without taking it or waiting.
+    /// A copy of the item `get` would return next, without taking it, waiting for one if
+    /// the queue is empty (gevent's `peek()`); `None` once it is shut down and drained. An
+    /// item put while greenlets wait in `get` goes straight to one of them, so a peeker sees
+    /// only items that stay in the queue.
+    ///
+    /// # Panics
+    ///
+    /// As [`get`](Queue::get).
     ///
     /// # Examples
     ///
     /// ```
     /// let q = greenwood::queue::Queue::new();
-    /// q.put(1).unwrap();
-    /// assert_eq!(q.peek(), Some(1));
-    /// assert_eq!(q.len(), 1);
+    /// let q2 = q.clone();
+    /// let _g = greenwood::spawn(move || q2.put("next").unwrap());
+    /// assert_eq!(q.peek(), Some("next")); // waited for it
+    /// assert_eq!(q.len(), 1); // and left it there
     /// ```
     pub fn peek(&self) -> Option<T>
     where
         T: Clone,
     {
-        self.inner.items.borrow().peek().cloned()
+        self.peek_inner(None).ok()
+    }
+
+    /// A copy of the next item if there is one, without taking it or waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`GetError::Empty`], or [`GetError::ShutDown`] once shut down and drained.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = greenwood::queue::Queue::new();
+    /// assert_eq!(q.peek_nowait(), Err(greenwood::queue::GetError::Empty));
+    /// q.put(1).unwrap();
+    /// assert_eq!(q.peek_nowait(), Ok(1));
+    /// assert_eq!(q.len(), 1);
+    /// ```
+    pub fn peek_nowait(&self) -> Result<T, GetError>
+    where
+        T: Clone,
+    {
+        self.peek_inner(Some(Duration::ZERO))
+    }
+
+    /// A copy of the next item, waiting at most `timeout` for one.
+    ///
+    /// # Errors
+    ///
+    /// [`GetError::Empty`] after the timeout, or [`GetError::ShutDown`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let q: greenwood::queue::Queue<u8> = greenwood::queue::Queue::new();
+    /// assert_eq!(q.peek_timeout(Duration::from_millis(1)), Err(greenwood::queue::GetError::Empty));
+    /// ```
+    pub fn peek_timeout(&self, timeout: Duration) -> Result<T, GetError>
+    where
+        T: Clone,
+    {
+        self.peek_inner(Some(timeout))
+    }
+
+    fn peek_inner(&self, timeout: Option<Duration>) -> Result<T, GetError>
+    where
+        T: Clone,
+    {
+        let inner = &self.inner;
+        let deadline = timeout.map(|t| std::time::Instant::now().checked_add(t));
+        loop {
+            if let Some(item) = inner.items.borrow().peek() {
+                return Ok(item.clone());
+            }
+            // A rendezvous holds its next item in the oldest putter's hands.
+            if let Some(slot) = inner.putters.borrow().front() {
+                let item = slot.item.take();
+                let copy = item.clone();
+                slot.item.set(item);
+                if let Some(copy) = copy {
+                    return Ok(copy);
+                }
+            }
+            if inner.shut_down.get() {
+                return Err(GetError::ShutDown);
+            }
+            let left = match deadline {
+                None | Some(None) => None,
+                Some(Some(at)) => {
+                    let left = at.saturating_duration_since(std::time::Instant::now());
+                    if left.is_zero() {
+                        return Err(GetError::Empty);
+                    }
+                    Some(left)
+                }
+            };
+            // Watchers are told of every item that stays in the queue, and of the shutdown.
+            wait_on(
+                &inner.watchers,
+                WaitOn::Object(inner.kind, inner.site),
+                left,
+            );
+        }
     }
 
     /// Items queued (not counting those in the hands of parked putters of a full queue).
@@ -615,6 +707,46 @@ impl<T, S: Store<T>> Queue<T, S> {
             slot.waker.wake();
         }
         inner.watchers.notify_all();
+    }
+
+    /// Shuts the queue down at once (gevent's and Python's `shutdown(immediate=True)`): as
+    /// [`shutdown`](Queue::shutdown), and the items still queued are taken out and given
+    /// back, so a `get` returns `None` right away instead of draining them. Parked putters
+    /// keep their items (in their `PutError::ShutDown`). For a [`JoinableQueue`] the items
+    /// given back count as done.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = greenwood::queue::JoinableQueue::new();
+    /// q.put(1).unwrap();
+    /// q.put(2).unwrap();
+    /// let left = q.shutdown_immediate();
+    /// assert_eq!(left, [1, 2]); // nothing lost: the caller decides what to do with them
+    /// assert_eq!(q.get(), None);
+    /// assert_eq!(q.unfinished(), 0);
+    /// q.join(); // at once
+    /// ```
+    pub fn shutdown_immediate(&self) -> Vec<T> {
+        self.shutdown();
+        let inner = &self.inner;
+        let mut left = Vec::new();
+        loop {
+            let next = inner.items.borrow_mut().pop();
+            match next {
+                Some(item) => left.push(item),
+                None => break,
+            }
+        }
+        let n = inner.unfinished.get();
+        if n > 0 {
+            let rest = n.saturating_sub(left.len());
+            inner.unfinished.set(rest);
+            if rest == 0 {
+                inner.joiners.notify_all();
+            }
+        }
+        left
     }
 
     /// Whether [`shutdown`](Queue::shutdown) was called.

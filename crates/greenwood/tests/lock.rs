@@ -274,3 +274,23 @@ fn an_rlock_waiter_that_is_killed_or_times_out_takes_nothing() {
     assert!(!l.locked());
     let _again = l.acquire();
 }
+
+#[test]
+fn rlock_try_acquire_and_acquire_timeout_are_reentrant_and_give_up_on_others() {
+    let l = RLock::new();
+    let a = l.try_acquire().expect("free");
+    let b = l.acquire_timeout(Duration::ZERO).expect("the holder again");
+    let (l2, l3) = (l.clone(), l.clone());
+    let other = spawn(move || l2.try_acquire().is_none());
+    assert!(other.get().unwrap());
+    let timed = spawn(move || l3.acquire_timeout(Duration::from_millis(2)).is_err());
+    assert!(timed.get().unwrap());
+    drop(b);
+    assert!(l.locked(), "one hold left");
+    let l4 = l.clone();
+    let waiter = spawn(move || l4.acquire_timeout(LONG).map(|_held| l4.held_by_current()));
+    greenwood::sleep(Duration::ZERO);
+    drop(a);
+    assert_eq!(waiter.get().unwrap(), Ok(true));
+    assert!(!l.locked());
+}

@@ -223,7 +223,7 @@ proptest! {
                     }
                 }
                 Op::Get => prop_assert_eq!(q.get_nowait().ok(), model.pop_front()),
-                Op::Peek => prop_assert_eq!(q.peek(), model.front().copied()),
+                Op::Peek => prop_assert_eq!(q.peek_nowait().ok(), model.front().copied()),
             }
             prop_assert_eq!(q.len(), model.len());
             prop_assert_eq!(q.is_full(), model.len() >= bound);
@@ -310,4 +310,74 @@ fn a_channel_putter_that_times_out_keeps_its_item() {
         Err(PutError::Full(1))
     ));
     assert_eq!(ch.get_nowait(), Err(GetError::Empty));
+}
+
+#[test]
+fn peek_waits_for_an_item_that_stays_and_sees_a_rendezvous_putters_item() {
+    let q = Queue::new();
+    let q2 = q.clone();
+    let _p = spawn(move || {
+        greenwood::sleep(Duration::from_millis(1));
+        q2.put(4).unwrap();
+    });
+    assert_eq!(q.peek(), Some(4));
+    assert_eq!(q.len(), 1, "peek leaves it");
+    assert_eq!(q.get(), Some(4));
+
+    let r = Queue::bounded(0);
+    let r2 = r.clone();
+    let putter = spawn(move || r2.put("hand").unwrap());
+    assert_eq!(r.peek(), Some("hand"));
+    assert!(!putter.dead(), "the putter still waits for a get");
+    assert_eq!(r.get(), Some("hand"));
+    putter.join();
+    assert!(putter.successful());
+}
+
+#[test]
+fn peek_timeout_and_nowait_say_empty_and_shut_down() {
+    let q: Queue<u8> = Queue::new();
+    assert_eq!(q.peek_nowait(), Err(GetError::Empty));
+    assert_eq!(
+        q.peek_timeout(Duration::from_millis(2)),
+        Err(GetError::Empty)
+    );
+    let q2 = q.clone();
+    let _s = spawn(move || q2.shutdown());
+    assert_eq!(q.peek(), None, "woken by the shutdown");
+    assert_eq!(q.peek_timeout(LONG), Err(GetError::ShutDown));
+}
+
+#[test]
+fn a_peeker_does_not_take_an_item_from_a_waiting_getter() {
+    let q = Queue::new();
+    let (a, b) = (q.clone(), q.clone());
+    let getter = spawn(move || a.get());
+    let peeker = spawn(move || b.peek_timeout(Duration::from_millis(20)));
+    greenwood::sleep(Duration::ZERO);
+    q.put(1).unwrap();
+    assert_eq!(getter.get().unwrap(), Some(1));
+    assert_eq!(peeker.get().unwrap(), Err(GetError::Empty));
+}
+
+#[test]
+fn shutdown_immediate_gives_back_the_items_wakes_getters_and_leaves_putters_theirs() {
+    let q = JoinableQueue::bounded(2);
+    q.put(1).unwrap();
+    q.put(2).unwrap();
+    let q2 = q.clone();
+    let putter = spawn(move || q2.put(3));
+    greenwood::sleep(Duration::ZERO);
+    assert_eq!(q.shutdown_immediate(), [1, 2]);
+    match putter.take().unwrap() {
+        Err(PutError::ShutDown(3)) => {}
+        other => panic!("the putter keeps its item: {other:?}"),
+    }
+    assert_eq!(q.get(), None);
+    assert_eq!(q.unfinished(), 0);
+    q.join();
+    assert!(
+        q.shutdown_immediate().is_empty(),
+        "a second call finds nothing"
+    );
 }
