@@ -2,11 +2,13 @@
 //! `thread_local!` gives a value per thread, and a way for a spawned greenlet to inherit
 //! chosen values from its spawner (request ids, tracing spans).
 //!
-//! Values live in the greenlet's task record, keyed by the address of their [`LocalKey`];
-//! they are dropped when the greenlet finishes.
+//! Values live in the greenlet's task record, keyed by the address of their [`LocalKey`]
+//! (or the number of their run-time [`Local`]); they are dropped when the greenlet finishes.
 
 use std::any::Any;
+use std::cell::RefCell;
 use std::fmt;
+use std::rc::{Rc, Weak};
 
 use crate::hub::task::{self, Task};
 
@@ -69,27 +71,7 @@ impl<T: 'static> LocalKey<T> {
     /// assert_eq!(TRAIL.with(|t| t.borrow().len()), 1);
     /// ```
     pub fn with<R>(&'static self, f: impl FnOnce(&T) -> R) -> R {
-        let task = task::current();
-        let key = self.key();
-        let value = match take_value(&task, key) {
-            Some(v) => v,
-            None => {
-                // If the initialiser panics, the marker goes: the next access tries again.
-                let marker = Marker { task: &task, key };
-                let v: Box<dyn Any> = Box::new((self.__init)());
-                std::mem::forget(marker);
-                v
-            }
-        };
-        // Put the value back however `f` ends, panics included.
-        let lent = Lent {
-            task: &task,
-            key,
-            value: Some(value),
-        };
-        let v = lent.value.as_ref().expect("lent");
-        f(v.downcast_ref::<T>()
-            .expect("greenwood: a local key's value has its type"))
+        with_value(&task::current(), self.key(), self.__init, f)
     }
 
     /// Sets the current greenlet's value.
@@ -142,6 +124,208 @@ impl<T: 'static> LocalKey<T> {
 impl<T: 'static> fmt::Debug for LocalKey<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LocalKey").finish_non_exhaustive()
+    }
+}
+
+/// Runs `f` with `task`'s value of `key`, made by `init` first if it has none.
+fn with_value<T: 'static, R>(
+    task: &Task,
+    key: usize,
+    init: impl FnOnce() -> T,
+    f: impl FnOnce(&T) -> R,
+) -> R {
+    let value = match take_value(task, key) {
+        Some(v) => v,
+        None => {
+            // If the initialiser panics, the marker goes: the next access tries again.
+            let marker = Marker { task, key };
+            let v: Box<dyn Any> = Box::new(init());
+            std::mem::forget(marker);
+            v
+        }
+    };
+    // Put the value back however `f` ends, panics included.
+    let lent = Lent {
+        task,
+        key,
+        value: Some(value),
+    };
+    let v = lent.value.as_ref().expect("lent");
+    f(v.downcast_ref::<T>()
+        .expect("greenwood: a local key's value has its type"))
+}
+
+/// A greenlet-local value made at run time (gevent's `local()` object): each greenlet that
+/// uses it sees its own, made by the initialiser on first use, as with a
+/// [`greenlet_local!`](crate::greenlet_local) static, but created when the program needs
+/// one (per connection, per request handler, inside a library) instead of declared. Clones
+/// are handles to the same local. When the last handle goes, every greenlet's value goes
+/// with it; a greenlet's value also goes when the greenlet finishes.
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::Cell;
+/// use greenwood::local::Local;
+///
+/// let hits = Local::new(|| Cell::new(0u32));
+/// hits.with(|h| h.set(5));
+/// let h = hits.clone();
+/// let other = greenwood::spawn(move || {
+///     h.with(|h| h.set(h.get() + 1));
+///     h.with(|h| h.get())
+/// });
+/// assert_eq!(other.get().unwrap(), 1); // its own, from the initialiser
+/// assert_eq!(hits.with(|h| h.get()), 5);
+/// ```
+pub struct Local<T: 'static> {
+    inner: Rc<LocalInner<T>>,
+}
+
+struct LocalInner<T> {
+    /// Odd, so it never equals the (aligned) address of a static `LocalKey`.
+    key: usize,
+    init: Box<dyn Fn() -> T>,
+    /// The greenlets that have a value, to drop it when the local goes.
+    holders: RefCell<Vec<Weak<Task>>>,
+}
+
+impl<T: 'static> Local<T> {
+    /// A local whose value in each greenlet is made by `init`, on its first use there.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let name = greenwood::local::Local::new(|| String::from("anonymous"));
+    /// assert_eq!(name.get(), "anonymous");
+    /// ```
+    pub fn new(init: impl Fn() -> T + 'static) -> Local<T> {
+        static NEXT: crate::hub::IdCounter = crate::hub::IdCounter::new();
+        Local {
+            inner: Rc::new(LocalInner {
+                key: usize::try_from(NEXT.next())
+                    .ok()
+                    .and_then(|n| n.checked_mul(2))
+                    .map(|n| n | 1)
+                    .expect("greenwood: more run-time locals than a usize counts"),
+                init: Box::new(init),
+                holders: RefCell::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// Runs `f` with the current greenlet's value, making it first if needed.
+    ///
+    /// # Panics
+    ///
+    /// If `f` (or the initialiser) uses this same local again: the value is borrowed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    ///
+    /// let trail = greenwood::local::Local::new(|| RefCell::new(Vec::new()));
+    /// trail.with(|t| t.borrow_mut().push("main"));
+    /// assert_eq!(trail.with(|t| t.borrow().len()), 1);
+    /// ```
+    pub fn with<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        let task = task::current();
+        let inner = &*self.inner;
+        with_value(
+            &task,
+            inner.key,
+            || {
+                inner.hold(&task);
+                (inner.init)()
+            },
+            f,
+        )
+    }
+
+    /// Sets the current greenlet's value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let user = greenwood::local::Local::new(String::new);
+    /// user.set("alice".to_string());
+    /// assert_eq!(user.get(), "alice");
+    /// ```
+    pub fn set(&self, value: T) {
+        let task = task::current();
+        let had = task
+            .locals
+            .borrow()
+            .as_ref()
+            .is_some_and(|l| l.contains_key(&self.inner.key));
+        if !had {
+            self.inner.hold(&task);
+        }
+        put_value(&task, self.inner.key, Box::new(value));
+    }
+
+    /// A copy of the current greenlet's value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let depth = greenwood::local::Local::new(|| 0u32);
+    /// assert_eq!(depth.get(), 0);
+    /// ```
+    pub fn get(&self) -> T
+    where
+        T: Clone,
+    {
+        self.with(T::clone)
+    }
+}
+
+impl<T> LocalInner<T> {
+    /// Notes that `task` gets a value, forgetting greenlets that have ended on the way.
+    fn hold(&self, task: &Rc<Task>) {
+        let mut holders = self.holders.borrow_mut();
+        if holders.len() >= 16 && holders.len().is_power_of_two() {
+            holders.retain(|w| w.upgrade().is_some_and(|t| !t.is_done()));
+        }
+        holders.push(Rc::downgrade(task));
+    }
+}
+
+impl<T> Drop for LocalInner<T> {
+    fn drop(&mut self) {
+        let mut gone = Vec::new();
+        for w in self.holders.get_mut().drain(..) {
+            if let Some(task) = w.upgrade() {
+                let mut locals = task.locals.borrow_mut();
+                if let Some(v) = locals.as_mut().and_then(|l| l.remove(&self.key)) {
+                    gone.push(v);
+                }
+            }
+        }
+        // Dropped outside the borrows: their destructors may use greenlet-locals too.
+        drop(gone);
+    }
+}
+
+impl<T: 'static> Clone for Local<T> {
+    fn clone(&self) -> Self {
+        Local {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T: Default + 'static> Default for Local<T> {
+    /// A local whose values start as `T::default()`.
+    fn default() -> Self {
+        Local::new(T::default)
+    }
+}
+
+impl<T: 'static> fmt::Debug for Local<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Local").finish_non_exhaustive()
     }
 }
 

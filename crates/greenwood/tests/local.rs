@@ -103,3 +103,57 @@ fn a_local_whose_initialiser_panicked_retries_it_on_the_next_access() {
     assert_eq!(FLAKY.get(), 20, "and kept its value");
     assert_eq!(INIT_CALLS.with(Cell::get), 2);
 }
+
+#[test]
+fn a_run_time_local_gives_each_greenlet_its_own_value() {
+    use greenwood::local::Local;
+    let made = util::counter();
+    let m = made.clone();
+    let id = Local::new(move || {
+        m.set(m.get() + 1);
+        std::cell::Cell::new(0u32)
+    });
+    id.with(|v| v.set(100));
+    let gs: Vec<_> = (1..=3u32)
+        .map(|i| {
+            let id = id.clone();
+            greenwood::spawn(move || {
+                id.with(|v| v.set(i));
+                greenwood::sleep(Duration::from_millis(1)); // the others run meanwhile
+                id.with(|v| v.get())
+            })
+        })
+        .collect();
+    let seen: Vec<u32> = gs.iter().map(|g| g.get().unwrap()).collect();
+    assert_eq!(seen, [1, 2, 3]);
+    assert_eq!(id.with(|v| v.get()), 100);
+    assert_eq!(made.get(), 4, "one value per greenlet that used it");
+    // Two locals of the same type are two variables.
+    let other: Local<std::cell::Cell<u32>> = Local::default();
+    assert_eq!(other.with(|v| v.get()), 0);
+}
+
+#[test]
+fn dropping_a_run_time_local_drops_every_greenlets_value() {
+    use greenwood::local::Local;
+    let drops = util::counter();
+    let d = drops.clone();
+    let local = Local::new(move || util::CallOnDrop(d.clone()));
+    local.with(|_| ());
+    let l = local.clone();
+    let parked = greenwood::spawn(move || {
+        l.with(|_| ());
+        drop(l);
+        greenwood::sleep(Duration::from_secs(3600));
+    });
+    greenwood::sleep(Duration::ZERO);
+    assert_eq!(drops.get(), 0);
+    drop(local);
+    assert_eq!(drops.get(), 2, "the main greenlet's and the parked one's");
+    parked.kill();
+    let again = Local::new(|| 1u8);
+    again.set(2);
+    assert_eq!(again.get(), 2);
+    let g = greenwood::spawn(move || again.get());
+    assert_eq!(g.get().unwrap(), 1);
+}
