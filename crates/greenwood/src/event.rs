@@ -8,9 +8,11 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::error::Elapsed;
+use crate::hub::links::Links;
 use crate::hub::task::WaitOn;
 use crate::hub::waitlist::{private, Waitable};
 use crate::hub::waitlist::{wait_on, WaitList};
+use crate::LinkId;
 
 /// A flag that greenlets wait on: [`set`](Event::set) wakes every waiter, [`clear`](Event::clear)
 /// makes later waiters block again (gevent's `Event`).
@@ -48,6 +50,7 @@ struct EventInner {
     /// before it ran.
     sets: Cell<u64>,
     waiters: WaitList,
+    links: Links<Event>,
     site: &'static Location<'static>,
 }
 
@@ -73,6 +76,7 @@ impl Event {
                 flag: Cell::new(false),
                 sets: Cell::new(0),
                 waiters: WaitList::new(),
+                links: Links::default(),
                 site: Location::caller(),
             }),
         }
@@ -92,6 +96,62 @@ impl Event {
         self.inner.flag.set(true);
         self.inner.sets.set(self.inner.sets.get() + 1);
         self.inner.waiters.notify_all();
+        self.inner.links.fire(self, "an Event", |e| &e.inner.links);
+    }
+
+    /// Calls `f` on the hub once the flag is set: in a turn after the next `set`, or after
+    /// this call if it is set now. gevent's `rawlink`. A link runs once; like a greenlet's
+    /// [`link`](crate::Greenlet::link), it must not block (spawn a greenlet for that).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{cell::Cell, rc::Rc};
+    ///
+    /// let e = greenwood::event::Event::new();
+    /// let seen = Rc::new(Cell::new(false));
+    /// let s = seen.clone();
+    /// e.rawlink(move |e| s.set(e.is_set()));
+    /// assert_eq!(e.linkcount(), 1);
+    /// e.set();
+    /// greenwood::sleep(std::time::Duration::ZERO); // links run on the hub
+    /// assert!(seen.get());
+    /// assert_eq!(e.linkcount(), 0);
+    /// ```
+    pub fn rawlink(&self, f: impl FnOnce(&Event) + 'static) -> LinkId {
+        let id = self.inner.links.add(Box::new(f));
+        if self.is_set() {
+            self.inner.links.fire(self, "an Event", |e| &e.inner.links);
+        }
+        id
+    }
+
+    /// Removes a link that has not run; true if it was removed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = greenwood::event::Event::new();
+    /// let id = e.rawlink(|_| unreachable!());
+    /// assert!(e.unlink(id));
+    /// e.set();
+    /// greenwood::sleep(std::time::Duration::ZERO);
+    /// ```
+    pub fn unlink(&self, id: LinkId) -> bool {
+        self.inner.links.remove(id)
+    }
+
+    /// Links waiting to run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = greenwood::event::Event::new();
+    /// e.rawlink(|_| ());
+    /// assert_eq!(e.linkcount(), 1);
+    /// ```
+    pub fn linkcount(&self) -> usize {
+        self.inner.links.len()
     }
 
     /// Clears the flag: later calls to `wait` block until the next `set`.
@@ -211,6 +271,7 @@ pub struct AsyncResult<T, E = String> {
 struct ResultInner<T, E> {
     value: RefCell<Option<Result<T, E>>>,
     waiters: WaitList,
+    links: Links<AsyncResult<T, E>>,
     site: &'static Location<'static>,
 }
 
@@ -235,14 +296,14 @@ impl<T, E> Clone for AsyncResult<T, E> {
     }
 }
 
-impl<T, E> Default for AsyncResult<T, E> {
+impl<T: 'static, E: 'static> Default for AsyncResult<T, E> {
     #[track_caller]
     fn default() -> Self {
         AsyncResult::new()
     }
 }
 
-impl<T, E> AsyncResult<T, E> {
+impl<T: 'static, E: 'static> AsyncResult<T, E> {
     /// An empty result.
     ///
     /// # Examples
@@ -257,6 +318,7 @@ impl<T, E> AsyncResult<T, E> {
             inner: Rc::new(ResultInner {
                 value: RefCell::new(None),
                 waiters: WaitList::new(),
+                links: Links::default(),
                 site: Location::caller(),
             }),
         }
@@ -312,7 +374,66 @@ impl<T, E> AsyncResult<T, E> {
         *value = Some(outcome);
         drop(value);
         self.inner.waiters.notify_all();
+        self.fire_links();
         Ok(())
+    }
+
+    fn fire_links(&self) {
+        self.inner
+            .links
+            .fire(self, "an AsyncResult", |r| &r.inner.links);
+    }
+
+    /// Calls `f` on the hub once it is set (with a value or an error): in a turn after the
+    /// `set`, or after this call if it is set now. gevent's `rawlink`. A link runs once and
+    /// must not block.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{cell::Cell, rc::Rc};
+    /// use greenwood::event::AsyncResult;
+    ///
+    /// let r: AsyncResult<u32> = AsyncResult::new();
+    /// let got = Rc::new(Cell::new(0));
+    /// let g = got.clone();
+    /// r.rawlink(move |r| g.set(r.peek().unwrap().unwrap()));
+    /// r.set(8).unwrap();
+    /// greenwood::sleep(std::time::Duration::ZERO);
+    /// assert_eq!(got.get(), 8);
+    /// ```
+    pub fn rawlink(&self, f: impl FnOnce(&AsyncResult<T, E>) + 'static) -> LinkId {
+        let id = self.inner.links.add(Box::new(f));
+        if self.ready() {
+            self.fire_links();
+        }
+        id
+    }
+
+    /// Removes a link that has not run; true if it was removed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let r: greenwood::event::AsyncResult<u32> = greenwood::event::AsyncResult::new();
+    /// let id = r.rawlink(|_| unreachable!());
+    /// assert!(r.unlink(id));
+    /// assert!(!r.unlink(id));
+    /// ```
+    pub fn unlink(&self, id: LinkId) -> bool {
+        self.inner.links.remove(id)
+    }
+
+    /// Links waiting to run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let r: greenwood::event::AsyncResult<u32> = greenwood::event::AsyncResult::new();
+    /// assert_eq!(r.linkcount(), 0);
+    /// ```
+    pub fn linkcount(&self) -> usize {
+        self.inner.links.len()
     }
 
     /// Whether it has been set (with a value or an error).
@@ -453,7 +574,7 @@ impl<T, E> AsyncResult<T, E> {
     }
 }
 
-impl<T, E> fmt::Debug for AsyncResult<T, E> {
+impl<T: 'static, E: 'static> fmt::Debug for AsyncResult<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsyncResult")
             .field("ready", &self.ready())
@@ -462,13 +583,13 @@ impl<T, E> fmt::Debug for AsyncResult<T, E> {
     }
 }
 
-impl<T, E> private::Sealed for AsyncResult<T, E> {
+impl<T: 'static, E: 'static> private::Sealed for AsyncResult<T, E> {
     fn wait_list(&self) -> &WaitList {
         &self.inner.waiters
     }
 }
 
-impl<T, E> Waitable for AsyncResult<T, E> {
+impl<T: 'static, E: 'static> Waitable for AsyncResult<T, E> {
     fn is_ready(&self) -> bool {
         self.ready()
     }

@@ -1194,7 +1194,15 @@ fn next_link_id() -> u64 {
     NEXT.next()
 }
 
-/// Identifies a link, for [`Greenlet::unlink`].
+impl LinkId {
+    /// A new id, unique in the process.
+    pub(crate) fn next() -> LinkId {
+        LinkId(next_link_id())
+    }
+}
+
+/// Identifies a link, for [`Greenlet::unlink`] (and the `unlink` of events, results and
+/// semaphores, for their `rawlink`s).
 ///
 /// # Examples
 ///

@@ -13,13 +13,17 @@ use std::time::Duration;
 
 use crate::error::Elapsed;
 use crate::hub::handoff::HandOff;
+use crate::hub::links::Links;
 use crate::hub::task::{self, WaitOn};
+use crate::LinkId;
 
 struct SemInner {
     permits: Cell<usize>,
     /// `Some(n)` for a bounded semaphore: at most `n` permits.
     bound: Option<usize>,
     waiters: HandOff<()>,
+    /// `rawlink` callbacks, run when a permit is free.
+    links: Links<Semaphore>,
     kind: &'static str,
     site: &'static Location<'static>,
 }
@@ -49,7 +53,7 @@ impl SemInner {
             .is_some()
     }
 
-    fn release(&self) -> Result<(), ReleaseError> {
+    fn release(self: &Rc<SemInner>) -> Result<(), ReleaseError> {
         if let Err(()) = self.waiters.give(()) {
             let p = self.permits.get() + 1;
             if let Some(bound) = self.bound {
@@ -61,8 +65,19 @@ impl SemInner {
                 }
             }
             self.permits.set(p);
+            self.fire_links();
         }
         Ok(())
+    }
+
+    /// Runs the links, with a permit free.
+    fn fire_links(self: &Rc<SemInner>) {
+        if self.links.len() > 0 {
+            let sem = Semaphore {
+                inner: self.clone(),
+            };
+            self.links.fire(&sem, self.kind, |s| &s.inner.links);
+        }
     }
 }
 
@@ -182,6 +197,7 @@ impl Semaphore {
                 permits: Cell::new(permits),
                 bound,
                 waiters: HandOff::default(),
+                links: Links::default(),
                 kind,
                 site,
             }),
@@ -258,6 +274,61 @@ impl Semaphore {
     /// ```
     pub fn release(&self) {
         let _ = self.inner.release();
+    }
+
+    /// Calls `f` on the hub once a permit is free: in a turn after the `release` that
+    /// frees one (a permit handed straight to a waiting greenlet is not free), or after this
+    /// call if one is free now. gevent's `rawlink`. The link takes no permit itself, runs
+    /// once, and must not block.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{cell::Cell, rc::Rc};
+    ///
+    /// let s = greenwood::lock::Semaphore::new(1);
+    /// let permit = s.acquire();
+    /// let free = Rc::new(Cell::new(0));
+    /// let f = free.clone();
+    /// s.rawlink(move |s| f.set(s.available_permits()));
+    /// drop(permit);
+    /// greenwood::sleep(std::time::Duration::ZERO);
+    /// assert_eq!(free.get(), 1);
+    /// ```
+    pub fn rawlink(&self, f: impl FnOnce(&Semaphore) + 'static) -> LinkId {
+        let id = self.inner.links.add(Box::new(f));
+        if self.inner.permits.get() > 0 {
+            self.inner.fire_links();
+        }
+        id
+    }
+
+    /// Removes a link that has not run; true if it was removed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = greenwood::lock::Semaphore::new(0);
+    /// let id = s.rawlink(|_| unreachable!());
+    /// assert!(s.unlink(id));
+    /// s.release();
+    /// greenwood::sleep(std::time::Duration::ZERO);
+    /// ```
+    pub fn unlink(&self, id: LinkId) -> bool {
+        self.inner.links.remove(id)
+    }
+
+    /// Links waiting to run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = greenwood::lock::Semaphore::new(0);
+    /// s.rawlink(|_| ());
+    /// assert_eq!(s.linkcount(), 1);
+    /// ```
+    pub fn linkcount(&self) -> usize {
+        self.inner.links.len()
     }
 
     /// Permits free now.

@@ -147,3 +147,65 @@ fn get_timeout_gives_nothing_when_unset_and_honours_kill() {
     r.set(4).unwrap();
     assert_eq!(r.get_timeout(Duration::from_millis(1)), Ok(Ok(4)));
 }
+
+#[test]
+fn event_rawlinks_run_once_on_the_hub_after_set_in_order_and_unlink_stops_one() {
+    let e = Event::new();
+    let log = Log::new();
+    let (a, b) = (log.clone(), log.clone());
+    e.rawlink(move |e| a.push(("first", e.is_set())));
+    let dropped = e.rawlink(|_| unreachable!("unlinked"));
+    e.rawlink(move |_| b.push(("second", true)));
+    assert_eq!(e.linkcount(), 3);
+    assert!(e.unlink(dropped));
+    assert!(!e.unlink(dropped));
+    e.set();
+    assert!(log.get().is_empty(), "not inside set: on the hub, later");
+    greenwood::sleep(Duration::ZERO);
+    assert_eq!(log.get(), [("first", true), ("second", true)]);
+    assert_eq!(e.linkcount(), 0);
+    // Once: a second set runs nothing; a link added while set runs soon.
+    e.clear();
+    e.set();
+    let c = log.clone();
+    e.rawlink(move |_| c.push(("late", true)));
+    greenwood::sleep(Duration::ZERO);
+    assert_eq!(log.get().len(), 3);
+}
+
+#[test]
+fn a_panicking_rawlink_is_reported_and_the_others_run() {
+    let reports = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let r = reports.clone();
+    greenwood::report::set_handler(Some(Box::new(move |rep: &greenwood::report::Report| {
+        r.lock().unwrap().push(rep.message.clone());
+    })));
+    let e = Event::new();
+    let ran = util::counter();
+    let c = ran.clone();
+    e.rawlink(|_| panic!("link bug"));
+    e.rawlink(move |_| c.set(1));
+    e.set();
+    greenwood::sleep(Duration::ZERO);
+    greenwood::report::set_handler(None);
+    assert_eq!(ran.get(), 1);
+    let reports = reports.lock().unwrap();
+    assert!(
+        reports.iter().any(
+            |m| m.contains("a rawlink callback of an Event panicked") && m.contains("link bug")
+        ),
+        "{reports:?}"
+    );
+}
+
+#[test]
+fn async_result_rawlinks_see_the_outcome() {
+    let r: AsyncResult<u8, String> = AsyncResult::new();
+    let log = Log::new();
+    let l = log.clone();
+    r.rawlink(move |r| l.push(r.peek()));
+    r.set_error("refused".to_string()).unwrap();
+    greenwood::sleep(Duration::ZERO);
+    assert_eq!(log.get(), [Some(Err("refused".to_string()))]);
+    assert_eq!(r.linkcount(), 0);
+}

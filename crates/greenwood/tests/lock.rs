@@ -294,3 +294,25 @@ fn rlock_try_acquire_and_acquire_timeout_are_reentrant_and_give_up_on_others() {
     assert_eq!(waiter.get().unwrap(), Ok(true));
     assert!(!l.locked());
 }
+
+#[test]
+fn semaphore_rawlinks_run_when_a_permit_is_free_not_when_it_is_handed_on() {
+    let s = Semaphore::new(1);
+    let permit = s.acquire();
+    let log = Log::new();
+    let l = log.clone();
+    s.rawlink(move |s| l.push(s.available_permits()));
+    let s2 = s.clone();
+    let waiter = spawn(move || {
+        let _p = s2.acquire();
+        greenwood::sleep(Duration::from_millis(1));
+    });
+    greenwood::sleep(Duration::ZERO);
+    drop(permit); // handed to the waiter: no permit is free
+    greenwood::sleep(Duration::ZERO);
+    assert!(log.get().is_empty());
+    waiter.join(); // its release frees the permit
+    greenwood::sleep(Duration::ZERO);
+    assert_eq!(log.get(), [1]);
+    assert_eq!(s.linkcount(), 0);
+}

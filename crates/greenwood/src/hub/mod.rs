@@ -126,6 +126,7 @@ use crate::hub::task::{Interrupt, Kind, Task, WaitOn, Waker};
 use crate::hub::timer::{TimerKey, Wheel};
 
 pub(crate) mod handoff;
+pub(crate) mod links;
 pub(crate) mod reactor;
 pub(crate) mod remote;
 pub(crate) mod report;
@@ -730,6 +731,12 @@ pub(crate) fn hubs() -> Vec<(usize, Arc<Beat>)> {
 
 pub(crate) fn push_ready(r: Ready) {
     try_with(|hub| hub.ready.borrow_mut().push_back(r));
+}
+
+/// Queues `f` to run on this thread's hub, creating the hub if it does not exist yet (an
+/// object's links can fire before anything else needed one).
+pub(crate) fn push_call(f: Box<dyn FnOnce()>) {
+    with(|hub| hub.ready.borrow_mut().push_back(Ready::Call(f)));
 }
 
 pub(crate) fn hub_greenlet() -> greenlet::Greenlet {
