@@ -196,9 +196,138 @@ impl Clone for Greenlet {
     }
 }
 
-/// A per-thread function called on every switch with the greenlet leaving and the greenlet
-/// entering. See [`settrace`].
-pub type SwitchHook = Box<dyn FnMut(&Greenlet, &Greenlet)>;
+/// A handle that does not keep its greenlet alive: Python's `weakref.ref(greenlet)`, for
+/// registries and monitors that list greenlets without owning them. Made by
+/// [`Greenlet::downgrade`]; [`upgrade`](WeakGreenlet::upgrade) gives an ordinary handle back
+/// while any other handle exists. A suspended greenlet whose last strong handle goes is
+/// unwound as ever, weak handles or not.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::{getcurrent, Greenlet};
+///
+/// let main = getcurrent();
+/// let g = Greenlet::new(move |_| {
+///     main.switch(());
+/// });
+/// let weak = g.downgrade();
+/// g.switch(()); // suspended in its switch
+/// assert_eq!(weak.upgrade().as_ref(), Some(&g));
+/// drop(g); // the last handle: unwound and freed
+/// assert!(weak.upgrade().is_none());
+/// ```
+#[derive(Clone)]
+pub struct WeakGreenlet {
+    inner: std::rc::Weak<Inner>,
+    id: u64,
+}
+
+impl WeakGreenlet {
+    /// An ordinary handle to the greenlet, if any other handle still exists.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenlet::Greenlet::new(|_| ());
+    /// let weak = g.downgrade();
+    /// assert!(weak.upgrade().is_some());
+    /// drop(g);
+    /// assert!(weak.upgrade().is_none());
+    /// ```
+    pub fn upgrade(&self) -> Option<Greenlet> {
+        self.inner
+            .upgrade()
+            .map(|inner| Greenlet { inner, own: false })
+    }
+
+    /// The greenlet's id (see [`Greenlet::id`]), known even once it is gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenlet::Greenlet::new(|_| ());
+    /// let weak = g.downgrade();
+    /// let id = g.id();
+    /// drop(g);
+    /// assert_eq!(weak.id(), id);
+    /// ```
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+impl PartialEq for WeakGreenlet {
+    fn eq(&self, other: &WeakGreenlet) -> bool {
+        std::rc::Weak::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl Eq for WeakGreenlet {}
+
+impl Hash for WeakGreenlet {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.id.hash(state);
+    }
+}
+
+impl fmt::Debug for WeakGreenlet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WeakGreenlet")
+            .field("id", &self.id)
+            .field("alive", &(self.inner.strong_count() > 0))
+            .finish()
+    }
+}
+
+/// A per-thread function called on every switch with what kind of switch it is, the greenlet
+/// leaving and the greenlet entering. See [`settrace`]. Shared (`Rc`), so that [`gettrace`]
+/// can hand it out and a new hook can call the one it replaces; a hook that keeps state keeps
+/// it in a `Cell` or `RefCell`.
+pub type SwitchHook = Rc<dyn Fn(TraceEvent, &Greenlet, &Greenlet)>;
+
+/// What passes to the greenlet entering, as a [`SwitchHook`] is told: Python greenlet's
+/// `"switch"` and `"throw"` trace events.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::TraceEvent;
+///
+/// assert_eq!(TraceEvent::Throw.as_str(), "throw");
+/// assert_eq!(TraceEvent::Switch.to_string(), "switch");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TraceEvent {
+    /// A value: a [`switch`](Greenlet::switch), the first switch that starts a greenlet, or a
+    /// greenlet's result (or its end by [`GreenletExit`]) going to its parent.
+    Switch,
+    /// An unwind: [`throw`](Greenlet::throw) or [`throw_with`](Greenlet::throw_with), the kill
+    /// of a greenlet whose last handle was dropped, or a child's panic going to its parent.
+    Throw,
+}
+
+impl TraceEvent {
+    /// `"switch"` or `"throw"`, the names Python greenlet's trace function gets.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(greenlet::TraceEvent::Switch.as_str(), "switch");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TraceEvent::Switch => "switch",
+            TraceEvent::Throw => "throw",
+        }
+    }
+}
+
+impl fmt::Display for TraceEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// The per-thread state a switch reads and writes: `const`-initialised, no destructor.
 struct Fast {
@@ -425,13 +554,22 @@ fn enter(fast: &Fast, to: *const Inner) {
 #[cold]
 #[inline(never)]
 fn call_hook(fast: &Fast, from: *const Inner, to: *const Inner) {
-    let Ok(Some(mut hook)) = STATE.try_with(|st| st.hook.take()) else {
+    let Ok(Some(hook)) = STATE.try_with(|st| cell_clone(&st.hook)) else {
         return;
     };
-    fast.hook_set.set(false);
+    // SAFETY: `enter` runs only in `dispatch`, after the switch that moves control posted its
+    // transfer and before the greenlet getting control collects it, so the mailbox holds an
+    // initialised transfer; this only reads its variant through a shared reference.
+    let event = match unsafe { (*fast.mailbox.get()).assume_init_ref() } {
+        Transfer::Value(_) => TraceEvent::Switch,
+        Transfer::Throw(_) => TraceEvent::Throw,
+    };
     fast.dispatching.set(true);
     let r = panic::catch_unwind(AssertUnwindSafe(|| {
-        borrowed(from, |from| borrowed(to, |to| hook(from, to)))
+        borrowed(from, |from| borrowed(to, |to| hook(event, from, to)));
+        // Still `dispatching`: if the hook replaced itself this is its last handle, and what
+        // it captured (greenlets, say) must not be unwound from here.
+        drop(hook);
     }));
     fast.dispatching.set(false);
     if r.is_err() {
@@ -440,11 +578,6 @@ fn call_hook(fast: &Fast, from: *const Inner, to: *const Inner) {
               panic has nowhere to go, so the process aborts\n",
         );
         std::process::abort();
-    }
-    // Unless the hook replaced or removed itself, keep it.
-    if !fast.hook_set.get() {
-        let _ = STATE.try_with(|st| st.hook.set(Some(hook)));
-        fast.hook_set.set(true);
     }
 }
 
@@ -794,6 +927,22 @@ impl Greenlet {
         self.inner.stack_size
     }
 
+    /// A [`WeakGreenlet`]: a handle that does not keep this greenlet alive.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenlet::Greenlet::new(|_| ());
+    /// assert_eq!(g.downgrade().upgrade(), Some(g.clone()));
+    /// assert_eq!(g.downgrade(), g.downgrade());
+    /// ```
+    pub fn downgrade(&self) -> WeakGreenlet {
+        WeakGreenlet {
+            inner: Rc::downgrade(&self.inner),
+            id: self.inner.id,
+        }
+    }
+
     /// Attaches `data` to this greenlet, returning what was attached before.
     ///
     /// One slot per greenlet, for the framework that schedules it: greenwood keeps its
@@ -1075,34 +1224,71 @@ fn cell_clone<T: Clone>(cell: &Cell<Option<T>>) -> Option<T> {
     copy
 }
 
-/// Sets this thread's switch hook, returning the previous one. `None` removes it.
+/// Sets this thread's switch hook, returning the previous one. `None` removes it. Python
+/// greenlet's `settrace`.
 ///
 /// The hook is called on every switch between two different greenlets of this thread, with
-/// the greenlet leaving and the one entering, before the switch. It runs between two stacks:
-/// it must not switch (that panics) and must not panic (that aborts). When no hook is set, a
-/// switch pays one predictable branch for the feature.
+/// the [`TraceEvent`] (a value passes, or an unwind), the greenlet leaving and the one
+/// entering, before the switch. It runs between two stacks: it must not switch (that panics)
+/// and must not panic (that aborts). It may call `settrace` itself, to replace or remove
+/// itself. When no hook is set, a switch pays one predictable branch for the feature.
 ///
 /// # Examples
 ///
 /// ```
 /// use std::{cell::RefCell, rc::Rc};
-/// use greenlet::Greenlet;
+/// use greenlet::{Greenlet, TraceEvent};
 ///
 /// let seen = Rc::new(RefCell::new(Vec::new()));
 /// let log = seen.clone();
-/// greenlet::settrace(Some(Box::new(move |from, to| {
-///     log.borrow_mut().push((from.name().map(String::from), to.name().map(String::from)));
+/// greenlet::settrace(Some(Rc::new(move |event, from: &Greenlet, to: &Greenlet| {
+///     log.borrow_mut().push(format!("{event} {} -> {}", from.name().unwrap(), to.name().unwrap()));
 /// })));
-/// Greenlet::builder().name("g").build(|_| ()).unwrap().switch(());
+/// let g = Greenlet::builder().name("g").build(|_| greenlet::getcurrent().parent().unwrap().switch(()))?;
+/// g.switch(());
+/// g.throw();
 /// greenlet::settrace(None);
-/// let main = Some("main".to_string());
-/// let g = Some("g".to_string());
-/// assert_eq!(*seen.borrow(), vec![(main.clone(), g.clone()), (g, main)]);
+/// assert_eq!(*seen.borrow(), ["switch main -> g", "switch g -> main", "throw main -> g", "switch g -> main"]);
+/// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn settrace(hook: Option<SwitchHook>) -> Option<SwitchHook> {
     current_ptr();
     fast().hook_set.set(hook.is_some());
     STATE.with(|st| st.hook.replace(hook))
+}
+
+/// This thread's switch hook, if one is set: Python greenlet's `gettrace`. A new hook can
+/// call it to chain the two.
+///
+/// # Examples
+///
+/// ```
+/// use std::{cell::Cell, rc::Rc};
+/// use greenlet::{gettrace, settrace, Greenlet, SwitchHook};
+///
+/// assert!(gettrace().is_none());
+/// let switches = Rc::new(Cell::new(0));
+/// let s = switches.clone();
+/// settrace(Some(Rc::new(move |_, _: &Greenlet, _: &Greenlet| s.set(s.get() + 1))));
+/// // Wrap it: count throws apart, and still let the first hook see everything.
+/// let first: SwitchHook = gettrace().unwrap();
+/// let throws = Rc::new(Cell::new(0));
+/// let t = throws.clone();
+/// settrace(Some(Rc::new(move |event, from: &Greenlet, to: &Greenlet| {
+///     if event == greenlet::TraceEvent::Throw {
+///         t.set(t.get() + 1);
+///     }
+///     first(event, from, to);
+/// })));
+/// let main = greenlet::getcurrent();
+/// let g = Greenlet::new(move |_| main.switch(()));
+/// g.switch(());
+/// g.throw();
+/// settrace(None);
+/// assert_eq!((switches.get(), throws.get()), (4, 1));
+/// ```
+pub fn gettrace() -> Option<SwitchHook> {
+    STATE.try_with(|st| cell_clone(&st.hook)).ok().flatten()
 }
 
 /// Builds a greenlet with a name, a stack size or a parent other than the defaults.

@@ -21,8 +21,10 @@
 //! - [`Greenlet::throw`] unwinds a greenlet with [`GreenletExit`]; dropping the last handle to a
 //!   suspended greenlet does the same, so its destructors run and nothing leaks.
 //! - Every thread's own stack is its main greenlet; [`getcurrent`] is the running one.
-//! - [`settrace`]: a per-thread hook on every switch (for monitors); [`sample`]: where another
-//!   thread is now, its return addresses captured from a second thread.
+//! - [`settrace`]/[`gettrace`]: a per-thread hook on every switch, told whether a value or an
+//!   unwind passes ([`TraceEvent`]), for monitors; [`sample`]: where another thread is now, its
+//!   return addresses captured from a second thread.
+//! - [`WeakGreenlet`] ([`Greenlet::downgrade`]): a handle that does not keep a greenlet alive.
 //! - Values travel as [`Value`]: `()` for free, anything else boxed; typed layers keep typed
 //!   data in their own slots and switch with `()` (see [`value`](Value)).
 //! - Stacks are carved from large reservations, guarded with `MADV_GUARD_INSTALL` (Linux 6.13+;
@@ -49,8 +51,8 @@ mod value;
 
 pub use crate::error::{GreenletExit, ParentError};
 pub use crate::greenlet::{
-    current_data, current_id, getcurrent, set_warning_handler, settrace, try_current_data, Builder,
-    Greenlet, SwitchHook, WarningHandler,
+    current_data, current_id, getcurrent, gettrace, set_warning_handler, settrace,
+    try_current_data, Builder, Greenlet, SwitchHook, TraceEvent, WarningHandler, WeakGreenlet,
 };
 pub use crate::stack::{
     default_stack_size, set_default_stack_size, set_deferred_trim, stack_guard_kind, trim_stacks,

@@ -95,7 +95,7 @@ fn the_main_thread_overflow_report_of_std_still_works() {
 #[test]
 fn switching_from_the_hook_aborts_with_a_message() {
     if child_case().is_some() {
-        greenlet::settrace(Some(Box::new(|_, _| {
+        greenlet::settrace(Some(std::rc::Rc::new(|_, _: &Greenlet, _: &Greenlet| {
             getcurrent().switch(());
         })));
         Greenlet::new(|_| ()).switch(());
