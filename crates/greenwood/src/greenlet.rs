@@ -525,7 +525,7 @@ fn string_payload(p: &(dyn std::any::Any + Send)) -> Option<String> {
 }
 
 /// The message of a greenlet killed with `p`: `killed`, or `killed: TEXT` for a string.
-fn killed_message(p: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn killed_message(p: &(dyn std::any::Any + Send)) -> String {
     match string_payload(p) {
         Some(s) => format!("killed: {s}"),
         None => "killed".to_string(),
@@ -1340,6 +1340,11 @@ impl AnyGreenlet {
     /// ```
     pub fn kill_with<P: std::any::Any + Send>(&self, payload: P) {
         kill(&self.task, Some(Box::new(payload)), None);
+    }
+
+    /// `kill_nowait`, with `payload` when there is one (for a kill from another hub).
+    pub(crate) fn kill_nowait_payload(&self, payload: Option<Payload>) {
+        kill_nowait(&self.task, payload);
     }
 
     /// As [`Greenlet::throw`].

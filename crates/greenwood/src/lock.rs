@@ -495,6 +495,53 @@ impl BoundedSemaphore {
     pub fn locked(&self) -> bool {
         self.sem.locked()
     }
+
+    /// As [`Semaphore::rawlink`]: `f` runs on the hub once a permit is free.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{cell::Cell, rc::Rc};
+    ///
+    /// let s = greenwood::lock::BoundedSemaphore::new(1);
+    /// let permit = s.acquire();
+    /// let ran = Rc::new(Cell::new(false));
+    /// let r = ran.clone();
+    /// s.rawlink(move |s| r.set(!s.locked()));
+    /// drop(permit);
+    /// greenwood::sleep(std::time::Duration::ZERO);
+    /// assert!(ran.get());
+    /// ```
+    pub fn rawlink(&self, f: impl FnOnce(&BoundedSemaphore) + 'static) -> LinkId {
+        self.sem
+            .rawlink(move |sem| f(&BoundedSemaphore { sem: sem.clone() }))
+    }
+
+    /// As [`Semaphore::unlink`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = greenwood::lock::BoundedSemaphore::new(0);
+    /// let id = s.rawlink(|_| unreachable!());
+    /// assert!(s.unlink(id) && !s.unlink(id));
+    /// ```
+    pub fn unlink(&self, id: LinkId) -> bool {
+        self.sem.unlink(id)
+    }
+
+    /// As [`Semaphore::linkcount`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = greenwood::lock::BoundedSemaphore::new(0);
+    /// s.rawlink(|_| ());
+    /// assert_eq!(s.linkcount(), 1);
+    /// ```
+    pub fn linkcount(&self) -> usize {
+        self.sem.linkcount()
+    }
 }
 
 /// A mutual-exclusion lock for greenlets (a bounded semaphore of one): held across blocking
@@ -623,6 +670,57 @@ impl Lock {
     /// ```
     pub fn locked(&self) -> bool {
         self.sem.locked()
+    }
+
+    /// Calls `f` on the hub once the lock is free (at once, in the hub's next turn, if it is
+    /// free now): gevent's `Lock.rawlink`. One-shot; `f` must not block.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{cell::Cell, rc::Rc};
+    ///
+    /// let lock = greenwood::lock::Lock::new();
+    /// let held = lock.acquire();
+    /// let freed = Rc::new(Cell::new(false));
+    /// let f = freed.clone();
+    /// lock.rawlink(move |l| f.set(!l.locked()));
+    /// greenwood::sleep(std::time::Duration::ZERO);
+    /// assert!(!freed.get(), "still held");
+    /// drop(held);
+    /// greenwood::sleep(std::time::Duration::ZERO);
+    /// assert!(freed.get());
+    /// ```
+    pub fn rawlink(&self, f: impl FnOnce(&Lock) + 'static) -> LinkId {
+        self.sem.rawlink(move |sem| f(&Lock { sem: sem.clone() }))
+    }
+
+    /// Removes a link that has not run; true if it was removed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = greenwood::lock::Lock::new();
+    /// let _held = lock.acquire();
+    /// let id = lock.rawlink(|_| unreachable!());
+    /// assert!(lock.unlink(id));
+    /// ```
+    pub fn unlink(&self, id: LinkId) -> bool {
+        self.sem.unlink(id)
+    }
+
+    /// Links waiting to run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = greenwood::lock::Lock::new();
+    /// let _held = lock.acquire();
+    /// lock.rawlink(|_| ());
+    /// assert_eq!(lock.linkcount(), 1);
+    /// ```
+    pub fn linkcount(&self) -> usize {
+        self.sem.linkcount()
     }
 }
 

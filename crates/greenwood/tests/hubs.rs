@@ -445,3 +445,35 @@ proptest! {
         prop_assert_eq!(unique, sent);
     }
 }
+
+#[test]
+fn kill_with_carries_its_payload_across_hubs_and_names_it_before_the_start() {
+    let hubs = Hubs::new(2).unwrap();
+    let (running, started) = std::sync::mpsc::channel();
+    let g = hubs.spawn_on(0, move || {
+        running.send(()).unwrap();
+        match std::panic::catch_unwind(|| greenwood::sleep(Duration::from_secs(3600))) {
+            Ok(()) => String::from("slept"),
+            Err(p) => *p.downcast::<String>().unwrap(),
+        }
+    });
+    started.recv().unwrap();
+    let k = g.clone();
+    hubs.spawn_on(1, move || k.kill_with(String::from("from hub 1")))
+        .join();
+    assert_eq!(g.get().unwrap(), "from hub 1");
+
+    // Killed while queued: the hub's thread is held until the kill is in.
+    let (handle_tx, handle_rx) = std::sync::mpsc::channel::<hubs::SendGreenlet<()>>();
+    let holder = hubs.spawn_on(0, move || {
+        let never = handle_rx.recv().unwrap(); // blocks the hub's thread: `never` stays queued
+        never.kill_with("shutting down"); // marks it, then parks this greenlet until it is done
+        never.take().unwrap_err()
+    });
+    let never = hubs.spawn_on(0, || panic!("a killed greenlet must not start"));
+    handle_tx.send(never.clone()).unwrap();
+    let err = holder.take().unwrap();
+    assert_eq!(err.kind(), ErrorKind::Killed);
+    assert_eq!(err.message(), "killed: shutting down before it started");
+    assert!(never.ready());
+}

@@ -316,3 +316,31 @@ fn semaphore_rawlinks_run_when_a_permit_is_free_not_when_it_is_handed_on() {
     assert_eq!(log.get(), [1]);
     assert_eq!(s.linkcount(), 0);
 }
+
+#[test]
+fn lock_and_bounded_semaphore_rawlinks_run_once_they_are_free_and_unlink_stops_them() {
+    let lock = Lock::new();
+    let held = lock.acquire();
+    let log = Log::new();
+    let (l1, l2) = (log.clone(), log.clone());
+    lock.rawlink(move |l| l1.push(("lock", l.locked())));
+    let dropped = lock.rawlink(move |_| l2.push(("unlinked", true)));
+    assert_eq!(lock.linkcount(), 2);
+    assert!(lock.unlink(dropped));
+    greenwood::sleep(Duration::ZERO);
+    assert!(log.get().is_empty(), "nothing runs while the lock is held");
+    drop(held);
+    greenwood::sleep(Duration::ZERO);
+    assert_eq!(log.get(), [("lock", false)]);
+    assert_eq!(lock.linkcount(), 0, "one-shot");
+
+    let s = BoundedSemaphore::new(2);
+    let (a, b) = (s.acquire(), s.acquire());
+    let l3 = log.clone();
+    s.rawlink(move |s| l3.push(("bounded", s.available_permits() == 1)));
+    drop(a);
+    greenwood::sleep(Duration::ZERO);
+    assert_eq!(log.get()[1], ("bounded", true));
+    drop(b);
+    assert_eq!(s.linkcount(), 0);
+}

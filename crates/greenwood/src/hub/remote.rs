@@ -234,6 +234,13 @@ impl HubHandle {
         HubHandle { remote }
     }
 
+    /// Whether this is the calling thread's own hub.
+    pub(crate) fn is_current(&self) -> bool {
+        let mut mine = false;
+        crate::hub::try_with(|hub| mine = Arc::ptr_eq(&hub.remote, &self.remote));
+        mine
+    }
+
     /// Queues `f` to run on the hub's thread, in a later turn of its loop, and wakes the hub
     /// if it is waiting. Like [`Hub::run_callback`](crate::hub::Hub::run_callback), `f` runs
     /// on the hub and must not block.

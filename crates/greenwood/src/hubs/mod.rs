@@ -399,7 +399,7 @@ impl Hubs {
             state: Mutex::new(State {
                 outcome: None,
                 started: None,
-                kill: false,
+                kill: None,
             }),
             done: XCondvar::new("a greenlet on another hub", site),
             hub: member.handle.clone(),
@@ -521,11 +521,9 @@ where
 {
     let shared = completer.shared.clone();
     let mut state = shared.lock();
-    if state.kill {
+    if let Some(message) = state.kill.take() {
         drop(state);
-        let err = completer
-            .shared
-            .error(ErrorKind::Killed, "it was killed before it started");
+        let err = completer.shared.error(ErrorKind::Killed, &message);
         completer.finish(Err(err));
         return;
     }
@@ -560,8 +558,8 @@ struct State<T> {
     outcome: Option<Result<T, GreenletError>>,
     /// Where the greenlet is on its hub, once spawned: its slot in the hub's table and id.
     started: Option<(usize, u64)>,
-    /// Killed before it started.
-    kill: bool,
+    /// Killed before it started: the error's message.
+    kill: Option<String>,
 }
 
 impl<T> Shared<T> {
@@ -752,20 +750,67 @@ impl<T: Send + 'static> SendGreenlet<T> {
 
     /// Kills the greenlet without waiting for it to die.
     pub fn kill_nowait(&self) {
+        self.kill_on_its_hub(None);
+    }
+
+    /// Kills the greenlet with `payload` instead of `GreenletExit`, and waits for it to die:
+    /// [`Greenlet::kill_with`](crate::Greenlet::kill_with) from any hub or thread. The payload
+    /// travels to the greenlet's hub, so it must be `Send`.
+    ///
+    /// # Panics
+    ///
+    /// As [`join`](SendGreenlet::join).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let hubs = greenwood::hubs::Hubs::new(1)?;
+    /// let (running, started) = std::sync::mpsc::channel();
+    /// let g = hubs.spawn_on(0, move || {
+    ///     running.send(()).unwrap(); // it parks in the sleep before its hub runs the kill
+    ///     let r = std::panic::catch_unwind(|| greenwood::sleep(Duration::from_secs(60)));
+    ///     *r.unwrap_err().downcast::<&str>().unwrap()
+    /// });
+    /// started.recv().unwrap();
+    /// g.kill_with("reloading");
+    /// assert_eq!(g.get().unwrap(), "reloading"); // it caught the payload and returned it
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn kill_with<P: std::any::Any + Send>(&self, payload: P) {
+        self.kill_on_its_hub(Some(Box::new(payload)));
+        self.join();
+    }
+
+    fn kill_on_its_hub(&self, payload: Option<Box<dyn std::any::Any + Send>>) {
         let mut state = self.shared.lock();
         if state.outcome.is_some() {
             return;
         }
         match state.started {
-            None => state.kill = true,
+            None => {
+                let killed = match &payload {
+                    Some(p) => crate::greenlet::killed_message(&**p),
+                    None => "it was killed".to_string(),
+                };
+                state.kill = Some(format!("{killed} before it started"));
+            }
             Some((slot, id)) => {
                 drop(state);
-                // A hub that is gone has killed it already.
-                let _ = self.shared.hub.run_callback(move || {
+                let kill = move || {
                     if let Some(task) = hub::task_at(slot, id) {
-                        AnyGreenlet::from_task(task).kill_nowait();
+                        AnyGreenlet::from_task(task).kill_nowait_payload(payload);
                     }
-                });
+                };
+                if self.shared.hub.is_current() {
+                    // From its own hub: at once, so a greenlet spawned but not yet run never
+                    // runs, as with a local kill.
+                    kill();
+                } else {
+                    // A hub that is gone has killed it already.
+                    let _ = self.shared.hub.run_callback(kill);
+                }
             }
         }
     }
