@@ -93,16 +93,18 @@ fn imap_is_ordered_and_lazy() {
 }
 
 #[test]
-fn imap_unordered_yields_in_finishing_order() {
-    let pool = Pool::new(3);
-    let order: Vec<u64> = pool
-        .imap_unordered([20u64, 1, 10], |ms| {
-            greenwood::sleep(Duration::from_millis(ms));
-            ms
-        })
-        .map(Result::unwrap)
-        .collect();
-    assert_eq!(order, [1, 10, 20]);
+fn imap_unordered_yields_in_finishing_order_in_a_pool_and_in_a_group() {
+    for group in [Pool::new(3).group().clone(), Group::new()] {
+        let order: Vec<u64> = group
+            .imap_unordered([20u64, 1, 10], |ms| {
+                greenwood::sleep(Duration::from_millis(ms));
+                ms
+            })
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(order, [1, 10, 20]);
+        assert_eq!(group.apply(|| "applied").unwrap(), "applied");
+    }
 }
 
 #[test]
@@ -502,20 +504,6 @@ fn an_ordered_imap_keeps_the_pool_busy_while_its_first_item_is_slow() {
 #[should_panic(expected = "maxsize 0 could never run anything")]
 fn imap_maxsize_zero_is_refused() {
     let _ = Group::new().imap(0..1, |x| x).maxsize(0);
-}
-
-#[test]
-fn group_apply_and_imap_unordered_work_without_a_limit() {
-    let group = Group::new();
-    assert_eq!(group.apply(|| "applied").unwrap(), "applied");
-    let order: Vec<u64> = group
-        .imap_unordered([20u64, 1, 10], |ms| {
-            greenwood::sleep(Duration::from_millis(ms));
-            ms
-        })
-        .map(Result::unwrap)
-        .collect();
-    assert_eq!(order, [1, 10, 20]);
 }
 
 #[test]
