@@ -1187,6 +1187,88 @@ impl<T: 'static> Greenlet<T> {
     pub(crate) fn task(&self) -> &Rc<Task> {
         &self.task
     }
+
+    /// A [`WeakGreenlet`]: a handle that does not keep this greenlet's record and value alive
+    /// (Python's `weakref.ref(greenlet)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenwood::spawn(|| 1);
+    /// let weak = g.downgrade();
+    /// assert_eq!(weak.upgrade(), Some(g.clone()));
+    /// ```
+    pub fn downgrade(&self) -> WeakGreenlet<T> {
+        WeakGreenlet {
+            task: Rc::downgrade(&self.task),
+            _value: PhantomData,
+        }
+    }
+}
+
+/// A handle to a greenlet that does not keep it alive: for a registry or a monitor that lists
+/// greenlets without holding their values. [`upgrade`](WeakGreenlet::upgrade) gives a
+/// [`Greenlet`] back while the greenlet is unfinished (its hub holds every unfinished one)
+/// or while some other handle holds it; once it has finished and the last handle is gone, its
+/// value is freed and `upgrade` returns `None`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let weak = greenwood::spawn(|| greenwood::sleep(Duration::from_millis(1))).downgrade();
+/// let running = weak.upgrade().expect("its hub holds it until it finishes");
+/// running.join();
+/// drop(running);
+/// assert!(weak.upgrade().is_none(), "finished, and no handle left");
+/// ```
+pub struct WeakGreenlet<T> {
+    task: std::rc::Weak<Task>,
+    _value: PhantomData<fn() -> T>,
+}
+
+impl<T: 'static> WeakGreenlet<T> {
+    /// A [`Greenlet`] handle, if the greenlet is unfinished or another handle still holds it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenwood::spawn(|| "done");
+    /// let weak = g.downgrade();
+    /// assert_eq!(weak.upgrade().unwrap().get().unwrap(), "done");
+    /// drop(g);
+    /// assert!(weak.upgrade().is_none());
+    /// ```
+    pub fn upgrade(&self) -> Option<Greenlet<T>> {
+        self.task.upgrade().map(Greenlet::from_task)
+    }
+}
+
+impl<T> Clone for WeakGreenlet<T> {
+    fn clone(&self) -> Self {
+        WeakGreenlet {
+            task: self.task.clone(),
+            _value: PhantomData,
+        }
+    }
+}
+
+impl<T> PartialEq for WeakGreenlet<T> {
+    fn eq(&self, other: &Self) -> bool {
+        std::rc::Weak::ptr_eq(&self.task, &other.task)
+    }
+}
+
+impl<T> Eq for WeakGreenlet<T> {}
+
+impl<T> fmt::Debug for WeakGreenlet<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.task.upgrade() {
+            Some(task) => debug(&task, "WeakGreenlet", f),
+            None => f.write_str("WeakGreenlet(gone)"),
+        }
+    }
 }
 
 fn next_link_id() -> u64 {

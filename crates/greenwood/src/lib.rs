@@ -113,7 +113,9 @@ pub mod util;
 mod wait;
 
 pub use crate::error::{Elapsed, ErrorKind, GreenletError, LoopExit};
-pub use crate::greenlet::{getcurrent, spawn, spawn_later, AnyGreenlet, Builder, Greenlet, LinkId};
+pub use crate::greenlet::{
+    getcurrent, spawn, spawn_later, AnyGreenlet, Builder, Greenlet, LinkId, WeakGreenlet,
+};
 pub use crate::hub::waitlist::Waitable;
 pub use crate::hub::{idle, sleep};
 pub use crate::io::{wait_read, wait_readwrite, wait_write};
@@ -171,6 +173,8 @@ pub fn set_failure_handler(handler: Option<hub::FailureHandler>) {
 /// fn name<T>() {}
 /// name::<greenwood::Greenlet<()>>();
 /// name::<greenwood::AnyGreenlet>();
+/// name::<greenwood::WeakGreenlet<()>>();
+/// name::<greenwood::local::Local<u8>>();
 /// name::<greenwood::Timeout>();
 /// name::<greenwood::hub::Hub>();
 /// name::<greenwood::hub::Waiter<u8>>();
@@ -207,6 +211,16 @@ pub fn set_failure_handler(handler: Option<hub::FailureHandler>) {
 /// ```compile_fail,E0277
 /// fn send<T: Send>() {}
 /// send::<greenwood::AnyGreenlet>();
+/// ```
+///
+/// ```compile_fail,E0277
+/// fn send<T: Send>() {}
+/// send::<greenwood::WeakGreenlet<()>>();
+/// ```
+///
+/// ```compile_fail,E0277
+/// fn send<T: Send>() {}
+/// send::<greenwood::local::Local<u8>>();
 /// ```
 ///
 /// ```compile_fail,E0277

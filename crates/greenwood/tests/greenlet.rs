@@ -707,3 +707,28 @@ fn get_timeout_gives_elapsed_or_the_result() {
     greenwood::sleep(Duration::ZERO);
     assert_eq!(failures.get().len(), 1);
 }
+
+#[test]
+fn a_weak_handle_upgrades_while_the_hub_or_a_handle_holds_the_greenlet() {
+    let drops = counter();
+    let d = drops.clone();
+    let weak = greenwood::spawn(move || CallOnDrop(d)).downgrade();
+    // No handle left, but unfinished: its hub holds it.
+    let g = weak.upgrade().expect("an unfinished greenlet upgrades");
+    g.join();
+    assert_eq!(drops.get(), 0, "the value is held by the handle");
+    assert!(weak.upgrade().is_some_and(|h| h.dead()));
+    drop(g);
+    assert!(weak.upgrade().is_none());
+    assert_eq!(drops.get(), 1, "the weak handle did not keep the value");
+    assert_eq!(format!("{weak:?}"), "WeakGreenlet(gone)");
+
+    // An unstarted greenlet is held by its handles only; upgrading one can start it.
+    let unstarted = greenwood::Greenlet::new(|| 7);
+    let w = unstarted.downgrade();
+    assert_eq!(w, unstarted.downgrade());
+    w.upgrade().unwrap().start();
+    assert_eq!(unstarted.get().unwrap(), 7);
+    let never = greenwood::Greenlet::new(|| -> u8 { unreachable!() }).downgrade();
+    assert!(never.upgrade().is_none(), "dropped unstarted: freed unrun");
+}
