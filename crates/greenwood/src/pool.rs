@@ -466,14 +466,14 @@ impl Group {
         }
         let g = Greenlet::new(f);
         self.insert(&g, None);
-        let (group, waiting) = (self.clone(), g.clone());
+        let (group, slots, waiting) = (self.clone(), slots.clone(), g.clone());
         let starter = match Builder::new()
             .name("apply_async: waits for a pool slot")
             .spawn(move || {
-                let slot = group.core.slots.as_ref().map(Semaphore::acquire);
+                let slot = slots.acquire();
                 let mut members = group.core.members.borrow_mut();
                 if let Some(m) = members.get_mut(&waiting.id()) {
-                    m.slot = slot;
+                    m.slot = Some(slot);
                 } // else it was discarded: it runs outside the pool, and the slot goes back
                 drop(members);
                 waiting.start();
@@ -481,12 +481,12 @@ impl Group {
             Ok(s) => s.as_any(),
             Err(e) => crate::greenlet::spawn_failed(&e),
         };
-        // Killed (or discarded and killed) before it had a slot: stop waiting for one.
-        g.task().on_finish.borrow_mut().push(Box::new(move || {
-            if !starter.dead() && starter != crate::getcurrent() {
-                starter.kill_nowait();
-            }
-        }));
+        // Killed before it had a slot: stop waiting for one (a dead starter ignores this). It
+        // dies in its own greenlet or its killer's, never in the starter, which kills nothing.
+        g.task()
+            .on_finish
+            .borrow_mut()
+            .push(Box::new(move || starter.kill_nowait()));
         g
     }
 

@@ -55,6 +55,7 @@ use std::time::{Duration, Instant};
 use crate::error::{panic_message, Elapsed, ErrorKind, GreenletError};
 use crate::greenlet::{AnyGreenlet, Builder};
 use crate::hub::remote::XCondvar;
+use crate::hub::task::Payload;
 use crate::hub::{self, HubHandle};
 
 mod sync;
@@ -783,7 +784,7 @@ impl<T: Send + 'static> SendGreenlet<T> {
         self.join();
     }
 
-    fn kill_on_its_hub(&self, payload: Option<Box<dyn std::any::Any + Send>>) {
+    fn kill_on_its_hub(&self, payload: Option<Payload>) {
         let mut state = self.shared.lock();
         if state.outcome.is_some() {
             return;
